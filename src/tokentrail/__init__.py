@@ -1,0 +1,1 @@
+"""tokentrail: record every LLM call and answer what it cost."""

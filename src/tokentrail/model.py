@@ -1,0 +1,303 @@
+"""The one record tokentrail keeps: `Call`, a single LLM request, and how its fields are checked.
+
+Token semantics are fixed here, because mixing them up is the most common bug in this field:
+
+- `input_tokens` counts *all* prompt tokens, including `cache_read_tokens` and `cache_write_tokens`
+  (OpenAI's and OpenTelemetry's meaning). Anthropic reports its cache tokens *outside* `input_tokens`;
+  `tokentrail.capture.usage.from_anthropic` adds them in.
+- `output_tokens` counts all generated tokens, including `reasoning_tokens`. Gemini reports thinking
+  tokens outside its candidates count; `from_gemini` adds them in.
+- `total_tokens` is derived (`input_tokens + output_tokens`) and never stored inconsistently.
+
+So `cache_read_tokens + cache_write_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`
+always hold; a record that breaks them is rejected.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from .errors import ValidationError
+
+__all__ = ["Call", "TOKEN_FIELDS", "new_call_id", "validate_call"]
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+
+_COST_FIELDS = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd")
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One LLM request: what was asked of which model, what it cost, how it went, and who asked."""
+
+    id: str
+    """Time-sortable unique id (UUIDv7 text)."""
+    started_at: datetime
+    """When the request started, timezone-aware UTC."""
+    model: str
+    """The model as requested (e.g. `gpt-4o`)."""
+    provider: str | None = None
+    """Provider id (`openai`, `anthropic`, `google`, …), when known."""
+    response_model: str | None = None
+    """The model as served (e.g. `gpt-4o-2024-08-06`)."""
+    operation: str = "chat"
+    """`chat`, `completion`, `embedding`, `responses`, …"""
+    duration_ms: float | None = None
+    """Wall time of the request in milliseconds."""
+    ttft_ms: float | None = None
+    """Time to first token in milliseconds (streams)."""
+    finish_reason: str | None = None
+    """Why generation stopped, as the provider said it."""
+    streamed: bool = False
+    """Whether the response was streamed."""
+    response_id: str | None = None
+    """The provider's response id; a response recorded twice is stored once."""
+
+    input_tokens: int = 0
+    """All prompt tokens, cache reads and cache writes included."""
+    output_tokens: int = 0
+    """All generated tokens, reasoning included."""
+    cache_read_tokens: int = 0
+    """Prompt tokens served from the provider's cache (a subset of `input_tokens`)."""
+    cache_write_tokens: int = 0
+    """Prompt tokens written to the provider's cache (a subset of `input_tokens`)."""
+    cache_write_1h_tokens: int = 0
+    """The part of `cache_write_tokens` written with a 1-hour lifetime (Anthropic)."""
+    reasoning_tokens: int = 0
+    """Reasoning/thinking tokens (a subset of `output_tokens`)."""
+    tokens_estimated: bool = False
+    """True when the counts are tokentrail's estimate, not the provider's report."""
+
+    cost_usd: Decimal | None = None
+    """Total cost; `None` when the model has no known price (never a made-up 0)."""
+    input_cost_usd: Decimal | None = None
+    """Cost of uncached input tokens."""
+    output_cost_usd: Decimal | None = None
+    """Cost of output tokens."""
+    cache_read_cost_usd: Decimal | None = None
+    """Cost of cache-read input tokens."""
+    cache_write_cost_usd: Decimal | None = None
+    """Cost of cache-write input tokens."""
+    currency: str = "USD"
+    """Currency of every cost field."""
+    price_source: str | None = None
+    """Which price table priced the call (`genai-prices 0.2.3`, `override`)."""
+
+    agent: str | None = None
+    """The agent that made the call."""
+    user: str | None = None
+    """The end user the call was made for."""
+    session: str | None = None
+    """The session or conversation."""
+    project: str | None = None
+    """The project (auto: git repository or folder name)."""
+    environment: str | None = None
+    """Deployment environment (`prod`, `dev`, …)."""
+    git_branch: str | None = None
+    """The git branch of the working directory, when there is one."""
+    trace_id: str | None = None
+    """Workflow trace id."""
+    span_id: str | None = None
+    """This call's span id in the workflow."""
+    parent_span_id: str | None = None
+    """The enclosing span's id."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Any other dimension, string to string."""
+
+    success: bool = True
+    """Whether the provider answered without error."""
+    error_type: str | None = None
+    """Exception class or provider error code on failure."""
+    error_message: str | None = None
+    """Error text on failure."""
+    retries: int = 0
+    """Retries made before this outcome."""
+
+    prompt_hash: str | None = None
+    """SHA-256 of the prompt text (always, when there was a prompt)."""
+    response_hash: str | None = None
+    """SHA-256 of the response text (always, when there was a response)."""
+    prompt: str | None = None
+    """Prompt text, only when the user opted in (`store_prompts`)."""
+    response: str | None = None
+    """Response text, only when the user opted in (`store_responses`)."""
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens."""
+        return self.input_tokens + self.output_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field as plain data (datetimes as ISO text, Decimals as text), for JSON and CSV."""
+        out: dict[str, Any] = {}
+        for f in _FIELD_NAMES:
+            value = getattr(self, f)
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            elif isinstance(value, Decimal):
+                value = str(value)
+            elif f == "labels":
+                value = dict(value)
+            out[f] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Call:
+        """Rebuild a Call from `to_dict()` output (unknown keys are rejected)."""
+        kwargs: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in _FIELD_SET:
+                raise ValidationError(f"unknown Call field {key!r}")
+            if key == "started_at" and isinstance(value, str):
+                value = datetime.fromisoformat(value)
+            elif key in _COST_FIELDS and value is not None:
+                value = Decimal(str(value))
+            kwargs[key] = value
+        return validate_call(cls(**kwargs))
+
+    def replace(self, **changes: Any) -> Call:
+        """A copy with some fields changed (validated)."""
+        return validate_call(replace(self, **changes))
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(Call))
+_FIELD_SET = frozenset(_FIELD_NAMES)
+
+
+def _bad(name: str, value: object, expected: str) -> ValidationError:
+    return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
+
+
+def validate_call(call: Call) -> Call:
+    """Check every field of `call`; return it unchanged or raise `ValidationError` naming the field.
+
+    Args:
+        call: The record to check.
+
+    Returns:
+        The same record.
+
+    Raises:
+        ValidationError: a field has the wrong type or an impossible value.
+
+    Example:
+        >>> validate_call(Call(id="x", started_at=datetime.now(timezone.utc), model="gpt-4o"))  # doctest: +ELLIPSIS
+        Call(...)
+    """
+    if type(call.id) is not str or not call.id:
+        raise _bad("id", call.id, "a non-empty string")
+    if not isinstance(call.started_at, datetime) or call.started_at.utcoffset() is None:
+        raise _bad("started_at", call.started_at, "a timezone-aware datetime")
+    if type(call.model) is not str or not call.model:
+        raise _bad("model", call.model, "a non-empty string")
+    for name in TOKEN_FIELDS + ("retries",):
+        value = getattr(call, name)
+        if type(value) is not int or value < 0:
+            raise _bad(name, value, "a non-negative integer")
+    check_token_consistency(
+        call.input_tokens,
+        call.output_tokens,
+        call.cache_read_tokens,
+        call.cache_write_tokens,
+        call.cache_write_1h_tokens,
+        call.reasoning_tokens,
+    )
+    for name in ("duration_ms", "ttft_ms"):
+        value = getattr(call, name)
+        if value is not None and (
+            type(value) not in (int, float) or not math.isfinite(value) or value < 0
+        ):
+            raise _bad(name, value, "a finite number of milliseconds >= 0, or None")
+    for name in _COST_FIELDS:
+        value = getattr(call, name)
+        if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value < 0):
+            raise _bad(name, value, "a finite Decimal >= 0, or None")
+    for name in (
+        "provider", "response_model", "finish_reason", "response_id", "price_source", "agent", "user",
+        "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
+        "error_type", "error_message", "prompt_hash", "response_hash", "prompt", "response",
+    ):  # fmt: skip
+        value = getattr(call, name)
+        if value is not None and type(value) is not str:
+            raise _bad(name, value, "a string or None")
+    for name in ("operation", "currency"):
+        if type(getattr(call, name)) is not str or not getattr(call, name):
+            raise _bad(name, getattr(call, name), "a non-empty string")
+    for name in ("streamed", "success", "tokens_estimated"):
+        if type(getattr(call, name)) is not bool:
+            raise _bad(name, getattr(call, name), "True or False")
+    validate_labels(call.labels)
+    return call
+
+
+def check_token_consistency(
+    input_tokens: int,
+    output_tokens: int,
+    cache_read_tokens: int,
+    cache_write_tokens: int,
+    cache_write_1h_tokens: int,
+    reasoning_tokens: int,
+) -> None:
+    """Reject token counts that cannot happen under tokentrail's semantics (see module docstring)."""
+    if cache_read_tokens + cache_write_tokens > input_tokens:
+        raise ValidationError(
+            f"cache_read_tokens={cache_read_tokens!r} + cache_write_tokens={cache_write_tokens!r} is more than "
+            f"input_tokens={input_tokens!r}; input_tokens must include cached tokens "
+            "(for Anthropic usage use tokentrail.capture.usage.from_anthropic)"
+        )
+    if cache_write_1h_tokens > cache_write_tokens:
+        raise ValidationError(
+            f"cache_write_1h_tokens={cache_write_1h_tokens!r} is more than cache_write_tokens={cache_write_tokens!r}"
+        )
+    if reasoning_tokens > output_tokens:
+        raise ValidationError(
+            f"reasoning_tokens={reasoning_tokens!r} is more than output_tokens={output_tokens!r}; "
+            "output_tokens must include reasoning tokens"
+        )
+
+
+def validate_labels(labels: object, name: str = "labels") -> None:
+    """Labels are a mapping of non-empty string keys to string values."""
+    if not isinstance(labels, Mapping):
+        raise _bad(name, labels, "a mapping of str to str")
+    for key, value in labels.items():
+        if type(key) is not str or not key:
+            raise ValidationError(f"{name} key {key!r} is not valid: expected a non-empty string")
+        if type(value) is not str:
+            raise ValidationError(f"{name}[{key!r}]={value!r} is not valid: expected a string")
+
+
+def new_call_id(unix_ns: int | None = None) -> str:
+    """A UUIDv7 (RFC 9562) as text: 48-bit millisecond time, then random bits; sorts by time.
+
+    Example:
+        >>> len(new_call_id())
+        36
+    """
+    ms = (time.time_ns() if unix_ns is None else unix_ns) // 1_000_000
+    rand = int.from_bytes(secrets.token_bytes(10), "big")
+    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64 | 0b10 << 62 | rand & (2**62 - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def utc_from_ns(unix_ns: int) -> datetime:
+    """A timezone-aware UTC datetime from nanoseconds since the epoch (microsecond precision)."""
+    return EPOCH + timedelta(microseconds=unix_ns // 1000)

@@ -1,0 +1,595 @@
+"""The Tracker: the one place a Call is completed, and the Writer that hands it to the Store.
+
+`record()` checks its arguments on the caller's thread (bad input raises at once, and nothing is
+queued), snapshots the active `tokentrail.context`, and appends one tuple to a bounded queue. That is
+all the caller pays for. A background thread — started on the first record, never at import — turns
+each tuple into a `Call` (prices it, hashes prompt and response, attaches project and labels), writes
+batches to the Store (when `batch_size` calls are waiting or every `flush_interval` seconds), and then
+tells the listeners. `flush()` waits for everything recorded before it; the queue is flushed at exit.
+
+Tracking never raises into the host application: a full queue, a dead store or a bug here is logged
+once, counted in `Tracker.health`, and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import math
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from .context import EMPTY_SCOPE, Scope, _scope
+from .errors import BudgetExceededError, UnknownModelError, ValidationError
+from .model import Call, check_token_consistency, new_call_id, utc_from_ns, validate_labels
+from .project import detect_git_branch, detect_project
+from .store.base import Store, Totals
+
+__all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "default_tracker"]
+
+log = logging.getLogger("tokentrail")
+
+_INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY = range(7)
+_FIELD_KINDS: dict[str, int] = {
+    **dict.fromkeys(("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+                     "retries"), _INT),
+    **dict.fromkeys(("duration_ms", "ttft_ms"), _NUM),
+    **dict.fromkeys(("id", "provider", "response_model", "operation", "finish_reason", "response_id", "agent", "user",
+                     "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
+                     "error_type", "error_message", "prompt", "response", "price_source"), _STR),
+    **dict.fromkeys(("streamed", "success", "tokens_estimated", "display"), _BOOL),
+    "started_at": _TIME,
+    "labels": _LABELS,
+    "cost_usd": _MONEY,
+}  # fmt: skip
+_CONSISTENCY_KEYS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")
+
+
+def _invalid(name: str, value: object, expected: str) -> ValidationError:
+    return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
+
+
+def check_record_fields(model: object, input_tokens: object, output_tokens: object, fields: Mapping[str, Any]) -> None:
+    """Validate `record()` arguments; raise `ValidationError` naming the first bad field and its value."""
+    if type(model) is not str or not model:
+        raise _invalid("model", model, "a non-empty string")
+    if type(input_tokens) is not int or input_tokens < 0:
+        raise _invalid("input_tokens", input_tokens, "a non-negative integer")
+    if type(output_tokens) is not int or output_tokens < 0:
+        raise _invalid("output_tokens", output_tokens, "a non-negative integer")
+    for name, value in fields.items():
+        kind = _FIELD_KINDS.get(name)
+        if kind is None:
+            raise ValidationError(f"unknown field {name!r}: record() takes {', '.join(sorted(_FIELD_KINDS))}")
+        if kind == _INT:
+            if type(value) is not int or value < 0:
+                raise _invalid(name, value, "a non-negative integer")
+        elif kind == _STR:
+            if value is not None and (type(value) is not str or (not value and name != "prompt" and name != "response")):
+                raise _invalid(name, value, "a non-empty string or None")
+        elif kind == _NUM:
+            if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
+                raise _invalid(name, value, "a finite number >= 0 or None")
+        elif kind == _BOOL:
+            if type(value) is not bool:
+                raise _invalid(name, value, "True or False")
+        elif kind == _TIME:
+            if not isinstance(value, datetime) or value.utcoffset() is None:
+                raise _invalid(name, value, "a timezone-aware datetime")
+        elif kind == _LABELS:
+            validate_labels(value)
+        elif value is not None and (
+            type(value) not in (int, float, Decimal, str) or not _finite_money(value)
+        ):
+            raise _invalid(name, value, "a finite amount of USD >= 0 or None")
+    if fields.keys() & _CONSISTENCY_KEYS:
+        check_token_consistency(
+            input_tokens,
+            output_tokens,
+            fields.get("cache_read_tokens", 0),
+            fields.get("cache_write_tokens", 0),
+            fields.get("cache_write_1h_tokens", 0),
+            fields.get("reasoning_tokens", 0),
+        )
+
+
+def _finite_money(value: int | float | Decimal | str) -> bool:
+    try:
+        d = Decimal(str(value))
+    except ArithmeticError:
+        return False
+    return d.is_finite() and d >= 0
+
+
+@dataclass
+class Health:
+    """What happened to recorded calls that did not reach the store as they should."""
+
+    written: int = 0
+    """Calls newly stored."""
+    duplicates: int = 0
+    """Calls skipped because their id or response id was already stored."""
+    dropped: int = 0
+    """Calls dropped because the queue was full."""
+    lost: int = 0
+    """Calls that could not be written (store failing) and were not kept elsewhere."""
+    failed_batches: int = 0
+    internal_errors: int = 0
+    """Bugs inside tracking (logged)."""
+    last_error: str | None = None
+
+
+@dataclass
+class SessionStats:
+    """What this process has recorded since it started (or since `reset_session()`)."""
+
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    totals: Totals = field(default_factory=Totals)
+    by_model: dict[str, Totals] = field(default_factory=dict)
+
+    @property
+    def elapsed_s(self) -> float:
+        return (datetime.now(timezone.utc) - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCall:
+    """A call about to be sent to a provider, as the guards (budgets) see it."""
+
+    model: str
+    provider: str | None
+    input_tokens: int
+    """Prompt tokens, counted or estimated before sending."""
+    max_output_tokens: int | None
+    """The request's output limit (`max_tokens`), if it set one."""
+    scope: Scope
+    """The attribution in force (agent, user, session, project, labels)."""
+
+
+_Item = tuple[str, int, int, dict[str, Any], Scope, int]
+_trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
+
+
+class Tracker:
+    """Completes, checks and writes Calls. Use the module's default one, or make your own.
+
+    Args:
+        store: a store URL or a Store object (default: the configured store).
+        **settings: overrides of `tokentrail.config` settings (`store_prompts=True`, `batch_size=500`, …).
+
+    Example:
+        >>> t = Tracker("memory://")
+        >>> t.record("gpt-4o", 1200, 300, agent="support")
+        >>> t.flush()
+        True
+        >>> t.close()
+    """
+
+    def __init__(self, store: str | Store | None = None, **settings: Any) -> None:
+        from .config import resolve
+
+        self.settings = resolve(store=store if isinstance(store, str) else None, **settings)
+        self._store: Store | None = None if store is None or isinstance(store, str) else store
+        self._owns_store = self._store is None
+        self._store_lock = threading.Lock()
+        self._queue: deque[_Item | Call | threading.Event] = deque()
+        self._queue_size = self.settings.queue_size
+        self._batch_size = self.settings.batch_size
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+        self._listeners: list[Callable[[Call], None]] = []
+        self._guards: list[Callable[[PendingCall], None]] = []
+        self._errors_logged: set[str] = set()
+        self.health = Health()
+        self._session = SessionStats()
+        self._session_lock = threading.Lock()
+        self.display = self.settings.display
+        self._project = self.settings.project or detect_project()
+        self._git_branch = detect_git_branch()
+        if self.settings.prices:
+            from .pricing import load_price_overrides
+
+            load_price_overrides(self.settings.prices)
+        _trackers.add(self)
+
+    # -- the caller's side ----------------------------------------------------------------------
+
+    def record(self, model: str, input_tokens: int = 0, output_tokens: int = 0, **fields: Any) -> None:
+        """Record one LLM call. Cheap: checks the arguments and queues them; the rest happens off-thread.
+
+        Args:
+            model: the model as requested.
+            input_tokens: all prompt tokens, cache reads and writes included.
+            output_tokens: all generated tokens, reasoning included.
+            **fields: any other `Call` field (`agent`, `user`, `cache_read_tokens`, `duration_ms`, `labels`,
+                `prompt`, `response`, `response_id`, …), and `display=False` to silence this call's panel.
+
+        Raises:
+            ValidationError: a bad value, named with the field; nothing is recorded.
+        """
+        if type(model) is not str or type(input_tokens) is not int or type(output_tokens) is not int or fields:
+            check_record_fields(model, input_tokens, output_tokens, fields)
+        elif not model or input_tokens < 0 or output_tokens < 0:
+            check_record_fields(model, input_tokens, output_tokens, fields)
+        item = (model, input_tokens, output_tokens, fields, _scope.get(), time.time_ns())
+        if self.display and fields.get("display", True):
+            self._record_displayed(item)
+            return
+        queue = self._queue
+        if len(queue) >= self._queue_size:
+            self._drop()
+            return
+        queue.append(item)
+        if self._thread is None:
+            self._start()
+        elif len(queue) >= self._batch_size:
+            self._wake.set()
+
+    def record_call(self, call: Call) -> None:
+        """Queue an already complete Call (imports, copies between stores)."""
+        if len(self._queue) >= self._queue_size:
+            self._drop()
+            return
+        self._queue.append(call)
+        if self._thread is None:
+            self._start()
+
+    def _record_displayed(self, item: _Item) -> None:
+        try:
+            call = self._complete(item)
+            from .display import print_call
+
+            print_call(call)
+        except Exception as exc:  # tracking never raises into the caller
+            self._internal_error(exc)
+            return
+        self.record_call(call)
+
+    def _drop(self) -> None:
+        self.health.dropped += 1
+        if self.health.dropped == 1 or self.health.dropped % 10_000 == 0:
+            log.warning(
+                "tokentrail: queue full (%d calls waiting); %d call(s) dropped so far — "
+                "raise TOKENTRAIL_QUEUE_SIZE or check the store",
+                self._queue_size,
+                self.health.dropped,
+            )
+
+    def flush(self, timeout: float | None = 30.0) -> bool:
+        """Write everything recorded so far; True when done within `timeout` seconds."""
+        if self._thread is None or not self._thread.is_alive():
+            if self._queue:
+                self._drain()
+            return True
+        if threading.current_thread() is self._thread:
+            self._drain()
+            return True
+        marker = threading.Event()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.wait(timeout)
+
+    def close(self) -> None:
+        """Flush, stop the writer thread and close the store if this tracker opened it."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._owns_store and self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def on_call(self, listener: Callable[[Call], None]) -> Callable[[], None]:
+        """Call `listener(call)` for every completed call (on the writer thread); returns an unsubscribe."""
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def add_guard(self, guard: Callable[[PendingCall], None]) -> Callable[[], None]:
+        """Run `guard(pending)` before every instrumented call is sent; returns a function that removes it.
+
+        A guard refuses a call by raising `BudgetExceededError`, which reaches the caller; any other
+        exception from a guard is logged and ignored.
+        """
+        self._guards.append(guard)
+
+        def remove() -> None:
+            if guard in self._guards:
+                self._guards.remove(guard)
+
+        return remove
+
+    @property
+    def has_guards(self) -> bool:
+        """Whether any guard is installed (capture counts prompt tokens only then)."""
+        return bool(self._guards)
+
+    def check_guards(self, pending: PendingCall) -> None:
+        """Run the guards for a call about to be sent; raises `BudgetExceededError` to refuse it."""
+        for guard in list(self._guards):
+            try:
+                guard(pending)
+            except BudgetExceededError:
+                raise
+            except Exception as exc:
+                self._internal_error(exc)
+
+    def session_stats(self) -> SessionStats:
+        """This process's totals since start or `reset_session()` (flushes first)."""
+        self.flush()
+        with self._session_lock:
+            s = self._session
+            copy = SessionStats(started_at=s.started_at, totals=Totals(), by_model={})
+            copy.totals.add(s.totals)
+            for model, totals in s.by_model.items():
+                copy.by_model[model] = Totals()
+                copy.by_model[model].add(totals)
+            return copy
+
+    def reset_session(self) -> None:
+        """Start the session totals again from zero."""
+        self.flush()
+        with self._session_lock:
+            self._session = SessionStats()
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    from .store import open_store
+
+                    s = self.settings
+                    self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
+        return self._store
+
+    # -- the writer's side ----------------------------------------------------------------------
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None or self._closed:
+                return
+            self._thread = threading.Thread(target=self._run, name="tokentrail-writer", daemon=True)
+            self._thread.start()
+            atexit.register(self._at_exit)
+
+    def _at_exit(self) -> None:
+        try:
+            self.flush(timeout=10)
+        except Exception as exc:  # pragma: no cover - interpreter shutdown
+            self._internal_error(exc)
+
+    def _run(self) -> None:
+        interval = self.settings.flush_interval
+        while not self._closed:
+            self._wake.wait(interval)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        queue = self._queue
+        batch: list[Call] = []
+        markers: list[threading.Event] = []
+        while queue:
+            try:
+                item = queue.popleft()
+            except IndexError:  # pragma: no cover - raced with another drain
+                break
+            if type(item) is tuple:
+                try:
+                    batch.append(self._complete(item))
+                except Exception as exc:
+                    self._internal_error(exc)
+            elif isinstance(item, Call):
+                batch.append(item)
+            else:
+                markers.append(item)  # type: ignore[arg-type]
+                self._write(batch)
+                batch = []
+                for m in markers:
+                    m.set()
+                markers.clear()
+                continue
+            if len(batch) >= self._batch_size:
+                self._write(batch)
+                batch = []
+        self._write(batch)
+
+    def _write(self, batch: list[Call]) -> None:
+        if not batch:
+            return
+        try:
+            written = self.store.write(batch)
+            self.health.written += written
+            self.health.duplicates += len(batch) - written
+        except Exception as exc:
+            self.health.failed_batches += 1
+            self._on_write_failure(batch, exc)
+        self._after_write(batch)
+
+    def _on_write_failure(self, batch: list[Call], exc: BaseException) -> None:
+        self.health.lost += len(batch)
+        self.health.last_error = f"{type(exc).__name__}: {exc}"
+        self._log_once(
+            f"write:{type(exc).__name__}",
+            "tokentrail: could not write %d call(s) to %s: %s",
+            len(batch),
+            getattr(self._store, "url", self.settings.store),
+            exc,
+        )
+
+    def _after_write(self, batch: list[Call]) -> None:
+        with self._session_lock:
+            session = self._session
+            for call in batch:
+                session.totals.add_call(call)
+                totals = session.by_model.get(call.model)
+                if totals is None:
+                    totals = session.by_model[call.model] = Totals()
+                totals.add_call(call)
+        for listener in list(self._listeners):
+            for call in batch:
+                try:
+                    listener(call)
+                except Exception as exc:
+                    self._internal_error(exc)
+
+    def _internal_error(self, exc: BaseException) -> None:
+        self.health.internal_errors += 1
+        self.health.last_error = f"{type(exc).__name__}: {exc}"
+        self._log_once(f"internal:{type(exc).__name__}", "tokentrail: internal error (ignored): %r", exc)
+
+    def _log_once(self, key: str, msg: str, *args: Any) -> None:
+        if key not in self._errors_logged:
+            self._errors_logged.add(key)
+            log.warning(msg, *args)
+
+    def _complete(self, item: _Item) -> Call:
+        """Turn a queued record into a full Call: id, time, attribution, hashes, price."""
+        model, input_tokens, output_tokens, fields, scope, t_ns = item
+        f = dict(fields) if fields else {}
+        f.pop("display", None)
+        started_at = f.pop("started_at", None) or utc_from_ns(t_ns)
+        if started_at.tzinfo is not timezone.utc:
+            started_at = started_at.astimezone(timezone.utc)
+        call_id = f.pop("id", None) or new_call_id(t_ns)
+        if scope is not EMPTY_SCOPE:
+            for dim in ("agent", "user", "session", "project", "environment"):
+                if f.get(dim) is None and getattr(scope, dim) is not None:
+                    f[dim] = getattr(scope, dim)
+            if scope.labels:
+                f["labels"] = {**scope.labels, **f.get("labels", {})}
+            if scope.trace_id and "trace_id" not in f:
+                f["trace_id"] = scope.trace_id
+                f["parent_span_id"] = scope.span_id
+                f.setdefault("span_id", os.urandom(8).hex())
+        if f.get("project") is None:
+            f["project"] = self._project
+        if f.get("environment") is None and self.settings.environment:
+            f["environment"] = self.settings.environment
+        if f.get("git_branch") is None and self._git_branch:
+            f["git_branch"] = self._git_branch
+        self._hash_text(f)
+        if "cost_usd" in f:
+            if f["cost_usd"] is not None:
+                f["cost_usd"] = Decimal(str(f["cost_usd"]))
+                f.setdefault("price_source", "reported")
+        else:
+            self._price(f, model, input_tokens, output_tokens, started_at)
+        return Call(id=call_id, started_at=started_at, model=model, input_tokens=input_tokens,
+                    output_tokens=output_tokens, **f)  # fmt: skip
+
+    def _hash_text(self, f: dict[str, Any]) -> None:
+        prompt = f.get("prompt")
+        if prompt is not None:
+            f["prompt_hash"] = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()
+            if not self.settings.store_prompts:
+                del f["prompt"]
+        response = f.get("response")
+        if response is not None:
+            f["response_hash"] = hashlib.sha256(response.encode("utf-8", "surrogatepass")).hexdigest()
+            if not self.settings.store_responses:
+                del f["response"]
+
+    def _price(self, f: dict[str, Any], model: str, input_tokens: int, output_tokens: int, at: datetime) -> None:
+        try:
+            from .pricing import calculate_cost
+        except Exception as exc:  # pragma: no cover - a broken install must not lose records
+            self._internal_error(exc)
+            return
+        kwargs = {
+            "cache_read_tokens": f.get("cache_read_tokens", 0),
+            "cache_write_tokens": f.get("cache_write_tokens", 0),
+            "cache_write_1h_tokens": f.get("cache_write_1h_tokens", 0),
+            "provider": f.get("provider"),
+            "at": at,
+        }
+        for name in dict.fromkeys((f.get("response_model"), model)):
+            if not name:
+                continue
+            try:
+                cost = calculate_cost(name, input_tokens, output_tokens, **kwargs)
+            except UnknownModelError:
+                continue
+            except Exception as exc:  # a pricing bug must not lose the record: keep it, unpriced
+                self._internal_error(exc)
+                return
+            f["cost_usd"] = cost.total
+            f["input_cost_usd"] = cost.input
+            f["output_cost_usd"] = cost.output
+            f["cache_read_cost_usd"] = cost.cache_read
+            f["cache_write_cost_usd"] = cost.cache_write
+            f["price_source"] = cost.price_source
+            return
+
+    def _after_fork(self) -> None:
+        # The parent's queue belongs to the parent (it will write it); the child starts empty.
+        self._queue = deque()
+        self._wake = threading.Event()
+        self._thread = None
+        self._start_lock = threading.Lock()
+        self._session_lock = threading.Lock()
+        self._store_lock = threading.Lock()
+        if self._owns_store:
+            self._store = None  # connections are not shared across processes
+
+
+def _reset_after_fork() -> None:
+    for tracker in list(_trackers):
+        tracker._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+# -- the module's default tracker ---------------------------------------------------------------
+
+_default: Tracker | None = None
+_default_lock = threading.Lock()
+
+
+def default_tracker() -> Tracker:
+    """The tracker `tokentrail.record()` uses, created from the settings on first use."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Tracker()
+    return _default
+
+
+def configure(store: str | Store | None = None, **settings: Any) -> Tracker:
+    """Replace the default tracker with one built from these settings (the old one is flushed and closed).
+
+    Example:
+        >>> t = configure("memory://", store_prompts=True)
+        >>> t.settings.store_prompts
+        True
+    """
+    global _default
+    new = Tracker(store, **settings)
+    with _default_lock:
+        old, _default = _default, new
+    if old is not None:
+        old.close()
+    return new

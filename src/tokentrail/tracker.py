@@ -293,6 +293,12 @@ class Tracker:
             self._store.close()
             self._store = None
 
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def on_call(self, listener: Callable[[Call], None]) -> Callable[[], None]:
         """Call `listener(call)` for every completed call (on the writer thread); returns an unsubscribe."""
         self._listeners.append(listener)

@@ -237,8 +237,11 @@ def resolve(**arguments: Any) -> Settings:
             try:
                 values[p.name] = p.parse(raw)
             except ValueError as exc:
-                label = source[len("environment (") : -1] if source.startswith("environment (") else p.name
-                raise ConfigError(f"{label}={raw!r} (from {source}) {exc}") from None
+                if source.startswith("environment ("):
+                    label, origin = source[len("environment (") : -1], "environment"
+                else:
+                    label, origin = p.name, source
+                raise ConfigError(f"{label}={raw!r} (from {origin}) {exc}") from None
         sources[p.name] = source
     prices = file_data.get("prices", {})
     if not isinstance(prices, dict):

@@ -30,7 +30,7 @@ from typing import Any
 
 from .context import EMPTY_SCOPE, Scope, _scope
 from .errors import BudgetExceededError, UnknownModelError, ValidationError
-from .model import Call, check_token_consistency, new_call_id, utc_from_ns, validate_labels
+from .model import Call, build_call, check_token_consistency, new_call_id, utc_from_ns, validate_labels
 from .project import detect_git_branch, detect_project
 from .store.base import Store, Totals
 
@@ -502,8 +502,8 @@ class Tracker:
                 f.setdefault("price_source", "reported")
         else:
             self._price(f, model, input_tokens, output_tokens, started_at)
-        return Call(id=call_id, started_at=started_at, model=model, input_tokens=input_tokens,
-                    output_tokens=output_tokens, **f)  # fmt: skip
+        return build_call(id=call_id, started_at=started_at, model=model, input_tokens=input_tokens,
+                          output_tokens=output_tokens, **f)  # fmt: skip
 
     def _hash_text(self, f: dict[str, Any]) -> None:
         prompt = f.get("prompt")

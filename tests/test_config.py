@@ -46,7 +46,11 @@ def test_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.mark.parametrize(
     ("env", "value", "message"),
     [
-        ("TOKENTRAIL_FLUSH_INTERVAL", "abc", r"^TOKENTRAIL_FLUSH_INTERVAL='abc' \(from environment\) is not a number of seconds$"),
+        (
+            "TOKENTRAIL_FLUSH_INTERVAL",
+            "abc",
+            r"^TOKENTRAIL_FLUSH_INTERVAL='abc' \(from environment\) is not a number of seconds$",
+        ),
         ("TOKENTRAIL_BATCH_SIZE", "-3", r"TOKENTRAIL_BATCH_SIZE='-3' .* is not a whole number"),
         ("TOKENTRAIL_STORE_PROMPTS", "maybe", r"TOKENTRAIL_STORE_PROMPTS='maybe' .* is not true or false"),
         ("TOKENTRAIL_STORE", "/tmp/x.db", r"TOKENTRAIL_STORE='/tmp/x.db' .* is not a store URL"),

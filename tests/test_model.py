@@ -14,7 +14,13 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 
 
 def make(**kw: object) -> Call:
-    base: dict[str, object] = {"id": "c1", "started_at": NOW, "model": "gpt-4o", "input_tokens": 100, "output_tokens": 20}
+    base: dict[str, object] = {
+        "id": "c1",
+        "started_at": NOW,
+        "model": "gpt-4o",
+        "input_tokens": 100,
+        "output_tokens": 20,
+    }
     base.update(kw)
     return Call(**base)  # type: ignore[arg-type]
 

@@ -90,7 +90,9 @@ def test_summary_and_breakdown_on_every_backend(store: Store) -> None:
 
 
 def test_performance_percentiles(store: Store) -> None:
-    store.write([call(i, NOW - timedelta(minutes=i), duration_ms=float(i * 10), output_tokens=i) for i in range(1, 101)])
+    store.write(
+        [call(i, NOW - timedelta(minutes=i), duration_ms=float(i * 10), output_tokens=i) for i in range(1, 101)]
+    )
     perf = tt.performance("model", store=store, tz="UTC", now=NOW)
     [row] = perf.rows
     assert row.calls == 100

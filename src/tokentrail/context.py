@@ -59,7 +59,7 @@ def _check(name: str, value: object) -> None:
         raise ValidationError(f"{name}={value!r} is not valid: expected a non-empty string or None")
 
 
-class context:  # noqa: N801 - used like a function: `with tokentrail.context(...)`
+class context:
     """Attribute every call made inside to these dimensions and labels; a span of the workflow.
 
     Works as a context manager (sync and async code alike) and as a decorator of sync or async functions.
@@ -92,7 +92,13 @@ class context:  # noqa: N801 - used like a function: `with tokentrail.context(..
         name: str | None = None,
         **labels: str,
     ) -> None:
-        self._values = {"agent": agent, "user": user, "session": session, "project": project, "environment": environment}
+        self._values = {
+            "agent": agent,
+            "user": user,
+            "session": session,
+            "project": project,
+            "environment": environment,
+        }
         for key, value in self._values.items():
             _check(key, value)
         _check("name", name)

@@ -61,7 +61,9 @@ def print_call(call: Call, console: Any = None) -> None:
         f"{format_tokens(call.total_tokens)} total{est}",
     )
     if call.cache_read_tokens or call.cache_write_tokens:
-        grid.add_row("cache", f"{format_tokens(call.cache_read_tokens)} read · {format_tokens(call.cache_write_tokens)} write")
+        grid.add_row(
+            "cache", f"{format_tokens(call.cache_read_tokens)} read · {format_tokens(call.cache_write_tokens)} write"
+        )
     if call.duration_ms is not None:
         tps = f" · {call.output_tokens / (call.duration_ms / 1000):,.1f} tok/s" if call.duration_ms > 0 else ""
         grid.add_row("time", f"{call.duration_ms:,.0f} ms{tps}")
@@ -87,7 +89,9 @@ def format_summary(summary: Summary) -> str:
         lines.append("  by model:")
         for r in summary.by_model:
             cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
-            lines.append(f"    {r.key[0] or '?':<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}")
+            lines.append(
+                f"    {r.key[0] or '?':<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
+            )
     return "\n".join(lines)
 
 

@@ -191,10 +191,13 @@ def _make_builder() -> Any:
             defaults[f.name] = f.default
     args = ", ".join(f"{n}=_d_{n}" if n in defaults else (f"{n}=None" if n == "labels" else n) for n in _FIELD_NAMES)
     body = "".join(f"    _s_{n}(o, {n})\n" for n in _FIELD_NAMES if n != "labels")
-    src = f"def build_call(*, {args}):\n    o = _new(_Call)\n{body}    _s_labels(o, {{}} if labels is None else labels)\n    return o\n"
+    src = (
+        f"def build_call(*, {args}):\n    o = _new(_Call)\n{body}"
+        "    _s_labels(o, {} if labels is None else labels)\n    return o\n"
+    )
     namespace: dict[str, Any] = {f"_s_{n}": Call.__dict__[n].__set__ for n in _FIELD_NAMES}
     namespace.update({f"_d_{n}": v for n, v in defaults.items()}, _new=object.__new__, _Call=Call)
-    exec(src, namespace)  # noqa: S102 - generated from the dataclass's own field list
+    exec(src, namespace)
     return namespace["build_call"]
 
 
@@ -222,16 +225,7 @@ def validate_call(call: Call) -> Call:
         >>> validate_call(Call(id="x", started_at=datetime.now(timezone.utc), model="gpt-4o"))  # doctest: +ELLIPSIS
         Call(...)
     """
-    if type(call.id) is not str or not call.id:
-        raise _bad("id", call.id, "a non-empty string")
-    if not isinstance(call.started_at, datetime) or call.started_at.utcoffset() is None:
-        raise _bad("started_at", call.started_at, "a timezone-aware datetime")
-    if type(call.model) is not str or not call.model:
-        raise _bad("model", call.model, "a non-empty string")
-    for name in TOKEN_FIELDS + ("retries",):
-        value = getattr(call, name)
-        if type(value) is not int or value < 0:
-            raise _bad(name, value, "a non-negative integer")
+    _check_fields(call)
     check_token_consistency(
         call.input_tokens,
         call.output_tokens,
@@ -240,32 +234,44 @@ def validate_call(call: Call) -> Call:
         call.cache_write_1h_tokens,
         call.reasoning_tokens,
     )
+    validate_labels(call.labels)
+    return call
+
+
+_OPTIONAL_TEXT = (
+    "provider", "response_model", "finish_reason", "response_id", "price_source", "agent", "user", "session",
+    "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id", "error_type",
+    "error_message", "prompt_hash", "response_hash", "prompt", "response",
+)  # fmt: skip
+
+
+def _check_fields(call: Call) -> None:
+    if type(call.id) is not str or not call.id:
+        raise _bad("id", call.id, "a non-empty string")
+    if not isinstance(call.started_at, datetime) or call.started_at.utcoffset() is None:
+        raise _bad("started_at", call.started_at, "a timezone-aware datetime")
+    for name in ("model", "operation", "currency"):
+        if type(getattr(call, name)) is not str or not getattr(call, name):
+            raise _bad(name, getattr(call, name), "a non-empty string")
+    for name in (*TOKEN_FIELDS, "retries"):
+        value = getattr(call, name)
+        if type(value) is not int or value < 0:
+            raise _bad(name, value, "a non-negative integer")
     for name in ("duration_ms", "ttft_ms"):
         value = getattr(call, name)
-        if value is not None and (
-            type(value) not in (int, float) or not math.isfinite(value) or value < 0
-        ):
+        if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
             raise _bad(name, value, "a finite number of milliseconds >= 0, or None")
     for name in _COST_FIELDS:
         value = getattr(call, name)
         if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value < 0):
             raise _bad(name, value, "a finite Decimal >= 0, or None")
-    for name in (
-        "provider", "response_model", "finish_reason", "response_id", "price_source", "agent", "user",
-        "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
-        "error_type", "error_message", "prompt_hash", "response_hash", "prompt", "response",
-    ):  # fmt: skip
+    for name in _OPTIONAL_TEXT:
         value = getattr(call, name)
         if value is not None and type(value) is not str:
             raise _bad(name, value, "a string or None")
-    for name in ("operation", "currency"):
-        if type(getattr(call, name)) is not str or not getattr(call, name):
-            raise _bad(name, getattr(call, name), "a non-empty string")
     for name in ("streamed", "success", "tokens_estimated"):
         if type(getattr(call, name)) is not bool:
             raise _bad(name, getattr(call, name), "True or False")
-    validate_labels(call.labels)
-    return call
 
 
 def check_token_consistency(

@@ -32,6 +32,7 @@ from .context import EMPTY_SCOPE, Scope, _scope
 from .errors import BudgetExceededError, UnknownModelError, ValidationError
 from .model import Call, build_call, check_token_consistency, new_call_id, utc_from_ns, validate_labels
 from .project import detect_git_branch, detect_project
+from .spool import Spool
 from .store.base import Store, Totals
 
 __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "default_tracker"]
@@ -58,43 +59,61 @@ def _invalid(name: str, value: object, expected: str) -> ValidationError:
     return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
 
 
+def _check_int(name: str, value: Any) -> None:
+    if type(value) is not int or value < 0:
+        raise _invalid(name, value, "a non-negative integer")
+
+
+def _check_str(name: str, value: Any) -> None:
+    if value is not None and (type(value) is not str or (not value and name not in ("prompt", "response"))):
+        raise _invalid(name, value, "a non-empty string or None")
+
+
+def _check_num(name: str, value: Any) -> None:
+    if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
+        raise _invalid(name, value, "a finite number >= 0 or None")
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if type(value) is not bool:
+        raise _invalid(name, value, "True or False")
+
+
+def _check_time(name: str, value: Any) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise _invalid(name, value, "a timezone-aware datetime")
+
+
+def _check_labels(name: str, value: Any) -> None:
+    validate_labels(value)
+
+
+def _check_money(name: str, value: Any) -> None:
+    if value is not None and (type(value) not in (int, float, Decimal, str) or not _finite_money(value)):
+        raise _invalid(name, value, "a finite amount of USD >= 0 or None")
+
+
+_CHECKS: dict[int, Callable[[str, Any], None]] = {
+    _INT: _check_int, _NUM: _check_num, _STR: _check_str, _BOOL: _check_bool, _TIME: _check_time,
+    _LABELS: _check_labels, _MONEY: _check_money,
+}  # fmt: skip
+
+
 def check_record_fields(model: object, input_tokens: object, output_tokens: object, fields: Mapping[str, Any]) -> None:
     """Validate `record()` arguments; raise `ValidationError` naming the first bad field and its value."""
     if type(model) is not str or not model:
         raise _invalid("model", model, "a non-empty string")
-    if type(input_tokens) is not int or input_tokens < 0:
-        raise _invalid("input_tokens", input_tokens, "a non-negative integer")
-    if type(output_tokens) is not int or output_tokens < 0:
-        raise _invalid("output_tokens", output_tokens, "a non-negative integer")
+    _check_int("input_tokens", input_tokens)
+    _check_int("output_tokens", output_tokens)
     for name, value in fields.items():
         kind = _FIELD_KINDS.get(name)
         if kind is None:
             raise ValidationError(f"unknown field {name!r}: record() takes {', '.join(sorted(_FIELD_KINDS))}")
-        if kind == _INT:
-            if type(value) is not int or value < 0:
-                raise _invalid(name, value, "a non-negative integer")
-        elif kind == _STR:
-            if value is not None and (type(value) is not str or (not value and name != "prompt" and name != "response")):
-                raise _invalid(name, value, "a non-empty string or None")
-        elif kind == _NUM:
-            if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
-                raise _invalid(name, value, "a finite number >= 0 or None")
-        elif kind == _BOOL:
-            if type(value) is not bool:
-                raise _invalid(name, value, "True or False")
-        elif kind == _TIME:
-            if not isinstance(value, datetime) or value.utcoffset() is None:
-                raise _invalid(name, value, "a timezone-aware datetime")
-        elif kind == _LABELS:
-            validate_labels(value)
-        elif value is not None and (
-            type(value) not in (int, float, Decimal, str) or not _finite_money(value)
-        ):
-            raise _invalid(name, value, "a finite amount of USD >= 0 or None")
+        _CHECKS[kind](name, value)
     if fields.keys() & _CONSISTENCY_KEYS:
         check_token_consistency(
-            input_tokens,
-            output_tokens,
+            input_tokens,  # type: ignore[arg-type]
+            output_tokens,  # type: ignore[arg-type]
             fields.get("cache_read_tokens", 0),
             fields.get("cache_write_tokens", 0),
             fields.get("cache_write_1h_tokens", 0),
@@ -123,6 +142,10 @@ class Health:
     lost: int = 0
     """Calls that could not be written (store failing) and were not kept elsewhere."""
     failed_batches: int = 0
+    spooled: int = 0
+    """Calls kept in the local spool because the store was failing."""
+    replayed: int = 0
+    """Spooled calls written to the store once it answered again."""
     internal_errors: int = 0
     """Bugs inside tracking (logged)."""
     last_error: str | None = None
@@ -195,6 +218,9 @@ class Tracker:
         self._session = SessionStats()
         self._session_lock = threading.Lock()
         self.display = self.settings.display
+        self._spool = self._make_spool(store)
+        self._retry_at = 0.0
+        self._backoff = 1.0
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         if self.settings.prices:
@@ -390,6 +416,8 @@ class Tracker:
             self._wake.wait(interval)
             self._wake.clear()
             self._drain()
+            if self._spool is not None and self._spool.pending and time.monotonic() >= self._retry_at:
+                self._replay()
         self._drain()
 
     def _drain(self) -> None:
@@ -424,23 +452,71 @@ class Tracker:
     def _write(self, batch: list[Call]) -> None:
         if not batch:
             return
-        try:
-            written = self.store.write(batch)
-            self.health.written += written
-            self.health.duplicates += len(batch) - written
-        except Exception as exc:
-            self.health.failed_batches += 1
-            self._on_write_failure(batch, exc)
+        spool = self._spool
+        if spool is not None and spool.pending and (time.monotonic() < self._retry_at or not self._replay()):
+            self._keep(batch)  # the store is still failing: keep order by spooling behind the earlier calls
+        else:
+            try:
+                written = self.store.write(batch)
+                self.health.written += written
+                self.health.duplicates += len(batch) - written
+            except Exception as exc:
+                self.health.failed_batches += 1
+                self._on_write_failure(exc)
+                self._keep(batch)
         self._after_write(batch)
 
-    def _on_write_failure(self, batch: list[Call], exc: BaseException) -> None:
+    def _make_spool(self, store: str | Store | None) -> Spool | None:
+        url = self.settings.store if store is None or isinstance(store, str) else getattr(store, "url", None)
+        if not url or url.startswith("memory://"):
+            return None
+        from .config import default_home
+        from .spool import Spool
+
+        return Spool(default_home() / "spool", url)
+
+    def replay_spool(self) -> int:
+        """Write the calls spooled while the store was failing, now; returns how many were newly stored."""
+        self.flush()
+        before = self.health.replayed
+        if self._spool is not None and self._spool.pending:
+            self._replay()
+        return self.health.replayed - before
+
+    def _replay(self) -> bool:
+        assert self._spool is not None
+        try:
+            replayed = self._spool.replay(self.store.write)
+        except Exception as exc:
+            self._on_write_failure(exc)
+            return False
+        self.health.replayed += replayed
+        self.health.written += replayed
+        self._backoff = 1.0
+        return True
+
+    def _keep(self, batch: list[Call]) -> None:
+        if self._spool is not None:
+            try:
+                self._spool.append(batch)
+                self.health.spooled += len(batch)
+                return
+            except OSError as exc:
+                self.health.last_error = f"{type(exc).__name__}: {exc}"
+                self._log_once("spool", "tokentrail: could not spool %d call(s) to %s: %s", len(batch),
+                               self._spool.folder, exc)  # fmt: skip
         self.health.lost += len(batch)
+
+    def _on_write_failure(self, exc: BaseException) -> None:
         self.health.last_error = f"{type(exc).__name__}: {exc}"
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, 60.0)
+        from .store import mask_url
+
         self._log_once(
             f"write:{type(exc).__name__}",
-            "tokentrail: could not write %d call(s) to %s: %s",
-            len(batch),
-            getattr(self._store, "url", self.settings.store),
+            "tokentrail: could not write to %s (%s); calls are kept in the local spool and replayed when it answers",
+            mask_url(getattr(self._store, "url", None) or self.settings.store),
             exc,
         )
 

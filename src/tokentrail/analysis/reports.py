@@ -120,7 +120,7 @@ class Breakdown:
             "totals": totals_dict(self.totals),
             "rows": [
                 {
-                    **dict(zip(self.by, row.key)),
+                    **dict(zip(self.by, row.key, strict=True)),
                     **({"bucket": row.bucket.isoformat()} if row.bucket else {}),
                     **totals_dict(row.totals),
                     "cost_share": round(row.cost_share, 6),
@@ -256,7 +256,7 @@ class Performance:
             "window": self.window.to_dict(),
             "by": list(self.by),
             "rows": [
-                {**dict(zip(self.by, r.key)), "calls": r.calls, "avg_ms": r.avg_ms, "p50_ms": r.p50_ms,
+                {**dict(zip(self.by, r.key, strict=True)), "calls": r.calls, "avg_ms": r.avg_ms, "p50_ms": r.p50_ms,
                  "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "avg_ttft_ms": r.avg_ttft_ms,
                  "tokens_per_second": r.tokens_per_second, "max_relative_error": r.max_relative_error}
                 for r in self.rows

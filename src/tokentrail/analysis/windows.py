@@ -154,7 +154,9 @@ def resolve_window(
         label = "custom" if since is not None or until is not None else "all"
     if period is not None:
         if type(period) is not str:
-            raise ValidationError(f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'")
+            raise ValidationError(
+                f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'"
+            )
         key = period.strip().lower()
         today = now.astimezone(zone).date()
         if key == "today":
@@ -162,7 +164,11 @@ def resolve_window(
         elif key == "yesterday":
             since, until, label = _midnight(today - timedelta(days=1), zone), _midnight(today, zone), "yesterday"
         elif key == "week":
-            since, until, label = _midnight(today - timedelta(days=6), zone), _midnight(today + timedelta(days=1), zone), "last 7 days"
+            since, until, label = (
+                _midnight(today - timedelta(days=6), zone),
+                _midnight(today + timedelta(days=1), zone),
+                "last 7 days",
+            )
         elif key == "month":
             first = today.replace(day=1)
             nxt = (first + timedelta(days=32)).replace(day=1)
@@ -172,7 +178,9 @@ def resolve_window(
         elif _SPAN.match(key):
             since, label = parse_when("period", key, zone, now), f"last {key}"
         else:
-            raise ValidationError(f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'")
+            raise ValidationError(
+                f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'"
+            )
     s = parse_when("since", since, zone, now) if since is not None else None
     u = parse_when("until", until, zone, now, end=True) if until is not None else None
     if s is not None and u is not None and u < s:

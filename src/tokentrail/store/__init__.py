@@ -18,7 +18,17 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import ConfigError
 from .base import DIMENSIONS, Filter, Group, PercentileRow, Store, Totals, check_dimension
 
-__all__ = ["DIMENSIONS", "Filter", "Group", "PercentileRow", "Store", "Totals", "check_dimension", "mask_url", "open_store"]
+__all__ = [
+    "DIMENSIONS",
+    "Filter",
+    "Group",
+    "PercentileRow",
+    "Store",
+    "Totals",
+    "check_dimension",
+    "mask_url",
+    "open_store",
+]
 
 SCHEMES = ("memory", "jsonl", "sqlite", "postgresql", "postgres")
 

@@ -84,5 +84,7 @@ def percentiles_of(
     rows = []
     for key in sorted(values, key=lambda k: tuple((v is None, v or "") for v in k)):
         vs = sorted(values[key])
-        rows.append(PercentileRow(key=key, count=len(vs), values=tuple(quantile(vs, q) for q in qs), max_relative_error=0.0))
+        rows.append(
+            PercentileRow(key=key, count=len(vs), values=tuple(quantile(vs, q) for q in qs), max_relative_error=0.0)
+        )
     return rows

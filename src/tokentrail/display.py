@@ -90,7 +90,8 @@ def format_summary(summary: Summary) -> str:
         for r in summary.by_model:
             cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
             lines.append(
-                f"    {r.key[0] or '?':<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
+                f"    {r.key[0] or '?':<{width}}  {r.totals.calls:>8,} calls"
+                f"  {r.totals.total_tokens:>12,} tokens  {cost}"
             )
     return "\n".join(lines)
 

@@ -1,0 +1,195 @@
+"""Alert rules over the store: cost spikes, error rate, p95 latency and token rate, per dimension value.
+
+A rule is evaluated at a moment `now` against the store's aggregates (inside the database) and returns
+the alerts it would raise, each keyed by the dimension value it concerns (`agent=support`), so that the
+manager's cooldown for one value never silences another. Rules are plain frozen dataclasses; any object
+with `name`, `cooldown` and `evaluate(store, now)` is a rule too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+from ..errors import ValidationError
+from ..store.base import Filter, Store, check_dimension
+from .model import Alert
+
+__all__ = ["CostSpikeRule", "ErrorRateRule", "LatencyRule", "Rule", "TokenRateRule", "parse_duration"]
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object, name: str = "duration") -> timedelta:
+    """A timedelta from a timedelta, a number of seconds, or text such as `90s`, `15m`, `1h`, `7d`.
+
+    Example:
+        >>> parse_duration("15m"), parse_duration(30)
+        (datetime.timedelta(seconds=900), datetime.timedelta(seconds=30))
+    """
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif type(value) in (int, float):
+        seconds = float(value)  # type: ignore[arg-type]
+    elif type(value) is str and (m := _DURATION.match(value.strip().lower())):
+        seconds = float(m[1]) * _UNITS[m[2]]
+    else:
+        raise ValidationError(f"{name}={value!r} is not valid: expected a duration such as '90s', '15m', '1h', '7d'")
+    if seconds < 0:
+        raise ValidationError(f"{name}={value!r} is not valid: a duration cannot be negative")
+    return timedelta(seconds=seconds)
+
+
+@runtime_checkable
+class Rule(Protocol):
+    name: str
+    cooldown: timedelta
+
+    def evaluate(self, store: Store, now: datetime) -> list[Alert]: ...
+
+
+def _key(by: str | None, value: str | None) -> str:
+    return "all" if by is None else f"{by}={value if value is not None else '(none)'}"
+
+
+def _by(by: str | None) -> tuple[str, ...]:
+    return () if by is None else (check_dimension(by),)
+
+
+def _minutes(d: timedelta) -> str:
+    m = d.total_seconds() / 60
+    return f"{m / 60:g}h" if m >= 60 else f"{m:g}m"
+
+
+@dataclass(frozen=True, slots=True)
+class CostSpikeRule:
+    """Spend in the last `window` is at least `factor` × its baseline (the average spend per `window` over the
+    preceding `baseline`, counted only from each value's first call), and at least `min_cost` USD."""
+
+    by: str | None = "agent"
+    window: timedelta = timedelta(hours=1)
+    baseline: timedelta = timedelta(days=7)
+    factor: float = 3.0
+    min_cost: Decimal = Decimal("1")
+    cooldown: timedelta = timedelta(hours=1)
+    name: str = "cost_spike"
+
+    def evaluate(self, store: Store, now: datetime) -> list[Alert]:
+        by = _by(self.by)
+        start = now - self.window
+        current = store.aggregate(Filter(since=start, until=now), by=by)
+        base = {g.key: g.totals for g in store.aggregate(Filter(since=start - self.baseline, until=start), by=by)}
+        alerts = []
+        for g in current:
+            spent = g.totals.cost_usd
+            b = base.get(g.key)
+            if b is None or b.first_at is None or spent < self.min_cost:
+                continue
+            span = start - max(b.first_at, start - self.baseline)
+            if span < self.window:  # too little history to call anything a spike
+                continue
+            expected = b.cost_usd * Decimal(self.window / span)
+            if expected <= 0 or spent < expected * Decimal(str(self.factor)):
+                continue
+            ratio = float(spent / expected)
+            key = _key(self.by, g.key[0] if by else None)
+            alerts.append(Alert(
+                rule=self.name, key=key, at=now, severity="critical" if ratio >= 2 * self.factor else "warning",
+                title=f"Cost spike for {key}: ${spent:.2f} in the last {_minutes(self.window)}, {ratio:.1f}x the usual "
+                      f"${expected:.2f}",
+                message=f"Baseline: average spend per {_minutes(self.window)} over the previous "
+                        f"{span.days or 1} day(s).",
+                data={"spent_usd": str(spent), "baseline_usd": str(expected.quantize(Decimal('0.000001'))),
+                      "ratio": round(ratio, 3), "window_s": self.window.total_seconds(), "by": self.by,
+                      "value": g.key[0] if by else None},
+            ))  # fmt: skip
+        return alerts
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRateRule:
+    """Failed calls are at least `max_rate` of at least `min_calls` calls in the last `window`."""
+
+    max_rate: float = 0.1
+    window: timedelta = timedelta(minutes=15)
+    min_calls: int = 20
+    by: str | None = None
+    cooldown: timedelta = timedelta(minutes=30)
+    name: str = "error_rate"
+
+    def evaluate(self, store: Store, now: datetime) -> list[Alert]:
+        by = _by(self.by)
+        alerts = []
+        for g in store.aggregate(Filter(since=now - self.window, until=now), by=by):
+            t = g.totals
+            if t.calls < self.min_calls or t.error_rate < self.max_rate:
+                continue
+            key = _key(self.by, g.key[0] if by else None)
+            alerts.append(Alert(
+                rule=self.name, key=key, at=now, severity="critical" if t.error_rate >= 0.5 else "warning",
+                title=f"Error rate for {key}: {t.error_rate:.0%} of {t.calls} calls failed in the last "
+                      f"{_minutes(self.window)} (limit {self.max_rate:.0%})",
+                data={"errors": t.errors, "calls": t.calls, "error_rate": round(t.error_rate, 6), "by": self.by},
+            ))  # fmt: skip
+        return alerts
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyRule:
+    """The p95 duration of at least `min_calls` calls in the last `window` is above `p95_ms`."""
+
+    p95_ms: float = 10_000.0
+    window: timedelta = timedelta(minutes=15)
+    min_calls: int = 20
+    by: str | None = "model"
+    cooldown: timedelta = timedelta(minutes=30)
+    name: str = "latency_p95"
+
+    def evaluate(self, store: Store, now: datetime) -> list[Alert]:
+        by = _by(self.by)
+        alerts = []
+        for row in store.percentiles(Filter(since=now - self.window, until=now), by=by, quantiles=(0.95,)):
+            p95 = row.values[0]
+            if row.count < self.min_calls or p95 is None or p95 <= self.p95_ms:
+                continue
+            key = _key(self.by, row.key[0] if by else None)
+            alerts.append(Alert(
+                rule=self.name, key=key, at=now,
+                title=f"Slow calls for {key}: p95 {p95:,.0f} ms over {row.count} calls in the last "
+                      f"{_minutes(self.window)} (limit {self.p95_ms:,.0f} ms)",
+                data={"p95_ms": p95, "calls": row.count, "limit_ms": self.p95_ms,
+                      "max_relative_error": row.max_relative_error, "by": self.by},
+            ))  # fmt: skip
+        return alerts
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRateRule:
+    """More than `max_tokens_per_minute` tokens (input + output) per minute, averaged over the last `window`."""
+
+    max_tokens_per_minute: float = 1_000_000.0
+    window: timedelta = timedelta(minutes=5)
+    by: str | None = None
+    cooldown: timedelta = timedelta(minutes=30)
+    name: str = "token_rate"
+
+    def evaluate(self, store: Store, now: datetime) -> list[Alert]:
+        by = _by(self.by)
+        minutes = self.window.total_seconds() / 60
+        alerts = []
+        for g in store.aggregate(Filter(since=now - self.window, until=now), by=by):
+            rate = g.totals.total_tokens / minutes if minutes else 0.0
+            if rate <= self.max_tokens_per_minute:
+                continue
+            key = _key(self.by, g.key[0] if by else None)
+            alerts.append(Alert(
+                rule=self.name, key=key, at=now,
+                title=f"Token rate for {key}: {rate:,.0f} tokens/min over the last {_minutes(self.window)} "
+                      f"(limit {self.max_tokens_per_minute:,.0f})",
+                data={"tokens_per_minute": round(rate, 3), "total_tokens": g.totals.total_tokens, "by": self.by},
+            ))  # fmt: skip
+        return alerts

@@ -1,0 +1,390 @@
+"""The budget engine of one tracker: the hard-stop guard, in-flight reservations, and threshold alerts.
+
+**Hard stop.** The engine installs a guard (`Tracker.add_guard`) that instrumented SDK calls run before
+sending. For every enforced budget whose scope matches the pending call, under one in-process lock, it:
+
+1. estimates the call: `calculate_cost(model, input_tokens, max_output_tokens)` — or
+   `DEFAULT_OUTPUT_TOKENS` output tokens when the request sets no limit; every input token is priced as
+   uncached, so the estimate is an upper bound whenever the request caps its output;
+2. reads the period's spend from the store and the reservations of calls in flight in *every* process;
+3. refuses with `BudgetRefusedError` if spend + in flight + estimate would pass the limit;
+4. otherwise writes its own short-lived reservation to the store's metadata, then reads the reservations
+   again: if another process reserved at the same moment and together they would pass the limit, it
+   withdraws and refuses (write-then-check, so two racing processes can never both get in);
+5. deletes the reservation once the call is in the store (the writer's listener), or after
+   `reservation_ttl` if the process died or the call was never recorded.
+
+So spend counts from the moment a call is allowed until the moment it is stored — never zero times. The
+only overshoot left is estimation error: a call may cost more than its reservation when it sets no
+`max_tokens` (then up to one call's excess per in-flight call), when counts are estimates, or when a
+model has no price (its estimate is $0). If the store cannot be read the guard fails open (logged).
+
+**Thresholds.** After calls are written the engine re-reads each touched budget's status on its own
+thread and fires each crossed threshold once per period and scope, across processes (`meta_put_if_absent`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BudgetExceededError, UnknownModelError
+from ..project import detect_project
+from ..store.base import Store
+from . import ledger
+from .periods import period_window
+from .spec import BudgetSpec
+from .status import BudgetStatus, compute_status, scope_filter
+
+if TYPE_CHECKING:
+    from ..model import Call
+    from ..tracker import PendingCall, Tracker
+
+__all__ = ["DEFAULT_OUTPUT_TOKENS", "BudgetEngine", "BudgetRefusedError", "engine_for"]
+
+log = logging.getLogger("tokentrail.budgets")
+DEFAULT_OUTPUT_TOKENS = 4096
+"""Output tokens assumed for a call that sets no `max_tokens`, when estimating it for a hard stop."""
+Clock = Callable[[], datetime]
+
+
+class BudgetRefusedError(BudgetExceededError):
+    """A call was refused by an enforced budget; the attributes carry the numbers in the message."""
+
+    def __init__(self, message: str, *, budget: str, period: str, spent_usd: Decimal, reserved_usd: Decimal,
+                 limit_usd: Decimal | None, estimated_usd: Decimal, spent_tokens: int, limit_tokens: int | None,
+                 estimated_tokens: int) -> None:  # fmt: skip
+        super().__init__(message)
+        self.budget = budget
+        self.period = period
+        """The period key, e.g. `month:2026-11`."""
+        self.spent_usd = spent_usd
+        self.reserved_usd = reserved_usd
+        """Estimated cost of other calls in flight."""
+        self.limit_usd = limit_usd
+        self.estimated_usd = estimated_usd
+        """Estimated cost of the refused call."""
+        self.spent_tokens = spent_tokens
+        self.limit_tokens = limit_tokens
+        self.estimated_tokens = estimated_tokens
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class BudgetEngine:
+    """Budgets of one tracker: definitions (cached from the store), the guard, reservations, thresholds."""
+
+    def __init__(
+        self,
+        tracker: Tracker,
+        *,
+        clock: Clock | None = None,
+        reservation_ttl: timedelta = timedelta(minutes=10),
+        default_output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+        refresh_interval: float = 1.0,
+    ) -> None:
+        from ..alerts.worker import Coalescer
+
+        self._tracker = weakref.ref(tracker)
+        self.clock: Clock = clock or _utcnow
+        self.reservation_ttl, self.default_output_tokens = reservation_ttl, default_output_tokens
+        self.refresh_interval = refresh_interval
+        self._project = tracker.settings.project or detect_project()
+        self._lock = threading.Lock()
+        self._specs: dict[str, BudgetSpec] = {}
+        self._specs_read = float("-inf")
+        self._held: dict[str, list[ledger.Reservation]] = {}
+        self._dirty: set[tuple[str, str | None]] = set()
+        self._evaluator = Coalescer("tokentrail-budgets", self._evaluate_dirty)
+        self._remove_guard = tracker.add_guard(self.guard)
+        self._unsubscribe = tracker.on_call(self._on_call)
+
+    @property
+    def tracker(self) -> Tracker:
+        tracker = self._tracker()
+        if tracker is None:
+            raise RuntimeError("the tracker of this BudgetEngine was closed and collected")
+        return tracker
+
+    @property
+    def store(self) -> Store:
+        return self.tracker.store
+
+    # -- definitions ------------------------------------------------------------------------------
+
+    def specs(self) -> dict[str, BudgetSpec]:
+        """Every budget defined in the store (re-read at most every `refresh_interval` seconds)."""
+        if time.monotonic() - self._specs_read >= self.refresh_interval:
+            specs = {}
+            for name, text in self.store.meta_items(ledger.BUDGETS_NS).items():
+                try:
+                    specs[name] = BudgetSpec.from_json(text)
+                except Exception as exc:
+                    log.warning("tokentrail: budget %r in the store cannot be read (ignored): %r", name, exc)
+            self._specs, self._specs_read = specs, time.monotonic()
+        return self._specs
+
+    def define(self, spec: BudgetSpec) -> None:
+        """Save `spec` to the store (replacing a budget of the same name) for every process to see."""
+        self.store.meta_put(ledger.BUDGETS_NS, spec.name, spec.to_json())
+        self._specs_read = float("-inf")
+
+    def remove(self, name: str) -> bool:
+        removed = self.store.meta_delete(ledger.BUDGETS_NS, name)
+        self._specs_read = float("-inf")
+        return removed
+
+    def status(self, name: str, *, now: datetime | None = None, session: str | None = None) -> BudgetStatus:
+        spec = self.specs().get(name) or _missing(name)
+        return compute_status(spec, self.store, now or self.clock(), session)
+
+    # -- the guard --------------------------------------------------------------------------------
+
+    def estimate(self, pending: PendingCall, now: datetime) -> tuple[Decimal, int]:
+        """(USD, tokens) a pending call may cost: its input plus its output limit (or the default)."""
+        from ..pricing import calculate_cost
+
+        out = pending.max_output_tokens if pending.max_output_tokens is not None else self.default_output_tokens
+        try:
+            usd = calculate_cost(pending.model, pending.input_tokens, out, provider=pending.provider, at=now).total
+        except UnknownModelError:
+            usd = Decimal(0)
+        return usd, pending.input_tokens + out
+
+    def guard(self, pending: PendingCall) -> None:
+        """Refuse `pending` (raise `BudgetRefusedError`) if it would take an enforced budget past its limit."""
+        specs = [s for s in self.specs().values() if s.enforce and self._matches_pending(s, pending)]
+        if not specs:
+            return
+        now = self.clock()
+        usd, tokens = self.estimate(pending, now)
+        call_id = getattr(pending, "call_id", None)
+        with self._lock:
+            taken: list[ledger.Reservation] = []
+            try:
+                for spec in specs:
+                    taken.append(self._reserve(spec, pending, usd, tokens, call_id, now))
+            except BaseException:
+                for r in taken:
+                    ledger.delete_reservation(self.store, r)
+                raise
+            for r in taken:
+                self._held.setdefault(r.budget, []).append(r)
+
+    def _reserve(self, spec: BudgetSpec, pending: PendingCall, usd: Decimal, tokens: int, call_id: str | None,
+                 now: datetime) -> ledger.Reservation:  # fmt: skip
+        store = self.store
+        session = pending.scope.session if spec.period == "session" else None
+        window = period_window(spec, now, session)
+        for attempt in range(3):
+            spent_usd, spent_tokens = self._spent(spec, window.start, window.end, session)
+            held_usd, held_tokens = ledger.reserved_total(store, spec.name, window.key, now)
+            if _over(spec, spent_usd + held_usd, usd, spent_tokens + held_tokens, tokens):
+                break
+            r = ledger.add_reservation(store, spec, window.key, usd=usd, tokens=tokens, model=pending.model,
+                                       input_tokens=pending.input_tokens, call_id=call_id, now=now,
+                                       ttl=self.reservation_ttl)  # fmt: skip
+            all_usd, all_tokens = ledger.reserved_total(store, spec.name, window.key, now)
+            if not _over(spec, spent_usd + all_usd - usd, usd, spent_tokens + all_tokens - tokens, tokens):
+                return r
+            ledger.delete_reservation(store, r)  # raced with another process: withdraw, then look again
+            held_usd, held_tokens = all_usd - usd, all_tokens - tokens
+            time.sleep(random.uniform(0.002, 0.02) * (attempt + 1))
+        raise _refusal(spec, window.key, pending, spent_usd, held_usd, usd, spent_tokens, held_tokens, tokens)
+
+    def _spent(self, spec: BudgetSpec, since: datetime | None, until: datetime | None,
+               session: str | None) -> tuple[Decimal, int]:  # fmt: skip
+        groups = self.store.aggregate(scope_filter(spec, since, until, session))
+        return sum((g.totals.cost_usd for g in groups), Decimal(0)), sum(g.totals.total_tokens for g in groups)
+
+    def _matches_pending(self, spec: BudgetSpec, pending: PendingCall) -> bool:
+        scope = pending.scope
+        if spec.period == "session" and not scope.session:
+            return False
+        for dim, value in spec.scope:
+            if dim == "model":
+                actual = pending.model
+            elif dim == "provider":
+                actual = pending.provider
+            elif dim == "project":
+                actual = scope.project or self._project
+            elif dim.startswith("label:"):
+                actual = scope.labels.get(dim[6:])
+            else:
+                actual = getattr(scope, dim)
+            if actual != value:
+                return False
+        return True
+
+    # -- after calls are written ------------------------------------------------------------------
+
+    def _on_call(self, call: Call) -> None:
+        touched = False
+        for spec in self.specs().values():
+            if spec.period == "session" and not call.session:
+                continue
+            if not all((call.labels.get(d[6:]) if d.startswith("label:") else getattr(call, d)) == v
+                       for d, v in spec.scope):  # fmt: skip
+                continue
+            self._release(spec.name, call)
+            self._dirty.add((spec.name, call.session if spec.period == "session" else None))
+            touched = True
+        if touched:
+            self._evaluator.kick()
+
+    def _release(self, name: str, call: Call) -> None:
+        with self._lock:
+            held = self._held.get(name)
+            if not held:
+                return
+            pick = next((r for r in held if r.call_id is not None and r.call_id == call.id), None)
+            pick = pick or next(
+                (r for r in held if r.model == call.model and r.input_tokens == call.input_tokens), None
+            )
+            pick = pick or next((r for r in held if r.model == call.model), None)
+            if pick is None:
+                return
+            held.remove(pick)
+        ledger.delete_reservation(self.store, pick)
+
+    def _evaluate_dirty(self) -> None:
+        with self._lock:
+            dirty, self._dirty = self._dirty, set()
+        self.check_thresholds(dirty)
+
+    def check_thresholds(self, which: set[tuple[str, str | None]] | None = None, *, now: datetime | None = None,
+                         ) -> list[BudgetStatus]:  # fmt: skip
+        """Fire the thresholds newly crossed by the given (budget, session) pairs (default: every budget
+        that is not per session); return the statuses that fired something."""
+        from ..alerts.manager import alert_manager
+
+        now = now or self.clock()
+        specs = self.specs()
+        pairs = which if which is not None else {(n, None) for n, s in specs.items() if s.period != "session"}
+        fired = []
+        for name, session in sorted(pairs, key=lambda p: (p[0], p[1] or "")):
+            spec = specs.get(name)
+            if spec is None:
+                continue
+            status = compute_status(spec, self.store, now, session)
+            crossed = [t for t in spec.thresholds if status.fraction >= t]
+            new = [t for t in crossed if ledger.mark_fired(self.store, name, status.period_key, t, now)]
+            if spec.rolling_days is not None:  # rolling windows re-arm once spend falls back below a threshold
+                for t in status.fired:
+                    if status.fraction < t:
+                        ledger.unmark_fired(self.store, name, status.period_key, t)
+            for t in new:
+                alert_manager(self.tracker).emit(_threshold_alert(status, t, now))
+            if new:
+                fired.append(status)
+        return fired
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Flush the tracker, then wait for threshold checks and alert deliveries."""
+        from ..alerts.manager import alert_manager
+
+        self.tracker.flush(timeout)
+        return self._evaluator.flush(timeout) and alert_manager(self.tracker).flush(timeout)
+
+    def close(self) -> None:
+        """Remove the guard and the listener (reservations still held expire)."""
+        self._remove_guard()
+        self._unsubscribe()
+
+
+def _over(spec: BudgetSpec, used_usd: Decimal, est_usd: Decimal, used_tokens: int, est_tokens: int) -> bool:
+    if spec.limit_usd is not None and (used_usd >= spec.limit_usd or used_usd + est_usd > spec.limit_usd):
+        return True
+    return spec.limit_tokens is not None and (
+        used_tokens >= spec.limit_tokens or used_tokens + est_tokens > spec.limit_tokens
+    )
+
+
+def _money(d: Decimal | None) -> str:
+    from ..display import format_money
+
+    return format_money(d)
+
+
+def _refusal(spec: BudgetSpec, period: str, pending: PendingCall, spent_usd: Decimal, held_usd: Decimal, usd: Decimal,
+             spent_tokens: int, held_tokens: int, tokens: int) -> BudgetRefusedError:  # fmt: skip
+    if spec.limit_usd is not None and (
+        spent_usd + held_usd + usd > spec.limit_usd or spent_usd + held_usd >= spec.limit_usd
+    ):
+        numbers = (f"spent {_money(spent_usd)} + {_money(held_usd)} in flight of its {_money(spec.limit_usd)} limit; "
+                   f"this call's estimated cost is {_money(usd)}")  # fmt: skip
+    else:
+        numbers = (f"used {spent_tokens:,} + {held_tokens:,} in flight of its {spec.limit_tokens:,} token limit; "
+                   f"this call may use {tokens:,} tokens")  # fmt: skip
+    out = pending.max_output_tokens
+    message = (
+        f"budget {spec.name!r} ({spec.scope_text}, {period}) refused a call to {pending.model!r} before it was sent: "
+        f"{numbers} ({pending.input_tokens:,} input + "
+        f"{f'{out:,}' if out is not None else f'{DEFAULT_OUTPUT_TOKENS:,} assumed'} output tokens). "
+        f"Raise the limit with 'tokentrail budget set {spec.name} ...' or wait for the next period."
+    )
+    return BudgetRefusedError(message, budget=spec.name, period=period, spent_usd=spent_usd, reserved_usd=held_usd,
+                              limit_usd=spec.limit_usd, estimated_usd=usd, spent_tokens=spent_tokens,
+                              limit_tokens=spec.limit_tokens, estimated_tokens=tokens)  # fmt: skip
+
+
+def _threshold_alert(status: BudgetStatus, threshold: float, now: datetime) -> Any:
+    from ..alerts.model import Alert
+
+    spec = status.spec
+    if spec.limit_usd is not None:
+        amount = f"{_money(status.spent_usd)} of {_money(spec.limit_usd)}"
+    else:
+        amount = f"{status.spent_tokens:,} of {spec.limit_tokens:,} tokens"
+    where = f" for session {status.session}" if status.session else ""
+    proj = f"; projected {_money(status.projected_usd)} by period end" if status.projected_usd is not None else ""
+    return Alert(
+        rule=f"budget:{spec.name}",
+        key=f"{status.period_key}|{threshold:.0%}",
+        title=f"Budget {spec.name!r} reached {threshold:.0%}{where} ({amount}, {spec.period}, {spec.scope_text})",
+        message=f"Spent {status.percent}% of the limit in {status.period_key}{proj}.",
+        severity="critical" if threshold >= 1 else "warning",
+        at=now,
+        data={**status.to_dict(), "threshold": threshold},
+    )
+
+
+def _missing(name: str) -> BudgetSpec:
+    from ..errors import ValidationError
+
+    raise ValidationError(f"no budget named {name!r}: list them with 'tokentrail budget list'")
+
+
+_engines: weakref.WeakKeyDictionary[Tracker, BudgetEngine] = weakref.WeakKeyDictionary()
+_engines_lock = threading.Lock()
+
+
+def engine_for(tracker: Tracker | None = None, **options: Any) -> BudgetEngine:
+    """The BudgetEngine of `tracker` (default: the default tracker), created — guard installed — on first use.
+
+    Options (`clock=`, `reservation_ttl=`, `default_output_tokens=`, `refresh_interval=`) apply when it is
+    created and update it afterwards.
+    """
+    if tracker is None:
+        from ..tracker import default_tracker
+
+        tracker = default_tracker()
+    with _engines_lock:
+        engine = _engines.get(tracker)
+        if engine is None:
+            engine = _engines[tracker] = BudgetEngine(tracker, **options)
+            return engine
+    for name, value in options.items():
+        if name not in ("clock", "reservation_ttl", "default_output_tokens", "refresh_interval"):
+            raise TypeError(f"engine_for() got an unexpected option {name!r}")
+        setattr(engine, name, value)
+    return engine

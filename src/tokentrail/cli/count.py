@@ -1,0 +1,115 @@
+"""`tokentrail count FILE|TEXT --model M`: tokens (exact or marked estimate), their cost as input, and their
+share of the model's context window."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import UnknownModelError, ValidationError
+from .app import OutputFormat
+from .render import emit, fmt_cost, kv_block, paint
+
+__all__ = ["register"]
+
+
+def _read(source: str) -> tuple[str, str]:
+    """The text to count and a description of where it came from (`-` is stdin; an existing path a file)."""
+    if source == "-":
+        return sys.stdin.read(), "stdin"
+    path = Path(source)
+    try:
+        if path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace"), str(path)
+    except OSError as exc:
+        raise ValidationError(f"{source!r} cannot be read: {exc.strerror}") from None
+    return source, "text"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command(
+        "count",
+        short_help="Tokens of a file or text, their cost, context share.",
+        help="Count the tokens of a file, text or stdin (-) for a model, with their cost if sent "
+        "as input and their share of the context window. Exact for OpenAI models; an estimate, marked "
+        "~, for others.",
+    )
+    def count(
+        source: Annotated[
+            str,
+            typer.Argument(
+                metavar="FILE|TEXT", show_default=False, help="A file path, the text itself, or - for stdin."
+            ),
+        ],
+        model: Annotated[
+            str, typer.Option("--model", "-m", metavar="MODEL", help="The model to count for.")
+        ] = "gpt-4o",
+        provider: Annotated[
+            str | None,
+            typer.Option(
+                "--provider",
+                metavar="PROVIDER",
+                show_default=False,
+                help="Provider whose price to use (default: inferred).",
+            ),
+        ] = None,
+        fmt: Annotated[
+            OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
+        ] = OutputFormat.table,
+    ) -> None:
+        from ..config import resolve
+        from ..pricing import calculate_cost, load_price_overrides, model_info
+        from ..tokens import count_tokens
+
+        settings = resolve()
+        if settings.prices:
+            load_price_overrides(settings.prices)
+        text, origin = _read(source)
+        counted = count_tokens(text, model)
+        try:
+            info: Any = model_info(model, provider)
+            cost: Any = calculate_cost(model, counted.tokens, 0, provider=provider).total
+        except UnknownModelError:
+            info = cost = None
+        window = info.context_window if info is not None else None
+        share = counted.tokens / window if window else None
+        data = {
+            "model": model,
+            "source": origin,
+            "characters": len(text),
+            "tokens": counted.tokens,
+            "exact": counted.exact,
+            "method": counted.method,
+            "input_cost_usd": str(cost) if cost is not None else None,
+            "provider": info.provider_id if info is not None else None,
+            "context_window": window,
+            "context_share": round(share, 6) if share is not None else None,
+        }
+        emit(
+            fmt.value,
+            data=lambda: data,
+            csv_rows=lambda: (list(data), [list(data.values())]),
+            text=lambda color: _text(data, color),
+        )
+
+
+def _text(d: dict[str, Any], color: bool) -> str:
+    exact = d["exact"]
+    tokens = f"{d['tokens']:,}" if exact else paint(f"~{d['tokens']:,}", "yellow", color)
+    how = f"exact, {d['method']}" if exact else f"estimate, {d['method']}"
+    pairs = [("tokens", f"{tokens} ({how})"), ("characters", f"{d['characters']:,}")]
+    if d["input_cost_usd"] is not None:
+        from decimal import Decimal
+
+        cost = fmt_cost(Decimal(d["input_cost_usd"]))
+        pairs.append(("input cost", f"{'~' if not exact else ''}{cost} ({d['provider'] or '?'} price)"))
+    else:
+        pairs.append(("input cost", paint(f"unknown: no price for {d['model']!r}", "yellow", color)))
+    if d["context_window"]:
+        share = d["context_share"] * 100
+        text = f"{share:.2f}% of {d['context_window']:,} tokens"
+        pairs.append(("context", paint(text, "red", color) if share > 100 else text))
+    return kv_block(pairs, color=color, title=f"{d['source']} for {d['model']}")

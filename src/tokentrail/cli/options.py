@@ -1,0 +1,149 @@
+"""The options every report shares, declared once as plain data.
+
+The Typer commands (`app.py`) and the fast path (`_fast.py`) are both built from `REPORT_OPTIONS`, so
+they cannot disagree about a flag's name, meaning or default. Nothing here imports Typer or Rich.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from ..store.base import Store
+
+__all__ = ["FORMATS", "REPORT_OPTIONS", "OptionSpec", "ReportOptions"]
+
+FORMATS = ("table", "json", "csv")
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """One shared option: its parameter name, flags, help, kind (`str`, `int`, `multi`, `format`)."""
+
+    name: str
+    flags: tuple[str, ...]
+    help: str
+    kind: str = "str"
+    metavar: str = "TEXT"
+
+
+REPORT_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "since",
+        ("--since",),
+        "Start: a date (2026-11-01), a datetime, or a span back from now (7d, 12h).",
+        metavar="WHEN",
+    ),
+    OptionSpec("until", ("--until",), "End (exclusive; a date includes that whole day).", metavar="WHEN"),
+    OptionSpec("days", ("--days",), "The last N days, ending now.", "int", "N"),
+    OptionSpec("period", ("--period",), "today, yesterday, week, month, all, or a span such as 24h.", metavar="PERIOD"),
+    OptionSpec("model", ("--model",), "Only this model (repeatable).", "multi", "MODEL"),
+    OptionSpec("provider", ("--provider",), "Only this provider (repeatable).", "multi", "PROVIDER"),
+    OptionSpec("agent", ("--agent",), "Only this agent (repeatable).", "multi", "AGENT"),
+    OptionSpec("user", ("--user",), "Only this user (repeatable).", "multi", "USER"),
+    OptionSpec("project", ("--project",), "Only this project (repeatable).", "multi", "PROJECT"),
+    OptionSpec("session", ("--session",), "Only this session (repeatable).", "multi", "SESSION"),
+    OptionSpec("label", ("--label",), "Only calls with this label, KEY=VALUE (repeatable).", "multi", "KEY=VALUE"),
+    OptionSpec(
+        "store",
+        ("--store",),
+        "Store URL (default: TOKENTRAIL_STORE, the config file, or the SQLite store).",
+        metavar="URL",
+    ),
+    OptionSpec(
+        "tz",
+        ("--tz",),
+        "Time zone for days and hours, e.g. Europe/Paris (default: TOKENTRAIL_TZ or the machine's).",
+        metavar="ZONE",
+    ),
+    OptionSpec("format", ("--format", "-f"), "Output: table, json or csv.", "format", "FORMAT"),
+)
+
+_DIMS = ("model", "provider", "agent", "user", "project", "session")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOptions:
+    """The shared options of one report invocation, as given on the command line."""
+
+    since: str | None = None
+    until: str | None = None
+    days: int | None = None
+    period: str | None = None
+    model: tuple[str, ...] = ()
+    provider: tuple[str, ...] = ()
+    agent: tuple[str, ...] = ()
+    user: tuple[str, ...] = ()
+    project: tuple[str, ...] = ()
+    session: tuple[str, ...] = ()
+    label: tuple[str, ...] = ()
+    store: str | None = None
+    tz: str | None = None
+    format: str = "table"
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Command-specific values (kept here so that one object reaches the command body)."""
+
+    @classmethod
+    def from_values(cls, values: dict[str, Any]) -> ReportOptions:
+        """Build from parsed option values (lists or None for repeatable options, Enums for format)."""
+        kw: dict[str, Any] = {}
+        for spec in REPORT_OPTIONS:
+            value = values.get(spec.name)
+            if spec.kind == "multi":
+                value = tuple(value or ())
+            elif spec.kind == "format":
+                value = getattr(value, "value", value) or "table"
+                if value not in FORMATS:
+                    raise ValidationError(f"--format={value!r} is not valid: use one of {', '.join(FORMATS)}")
+            kw[spec.name] = value
+        return cls(**kw)
+
+    def labels(self) -> dict[str, str]:
+        """`--label KEY=VALUE` options as a mapping."""
+        out: dict[str, str] = {}
+        for item in self.label:
+            key, sep, value = item.partition("=")
+            if not sep or not key or not value:
+                raise ValidationError(f"--label={item!r} is not valid: expected KEY=VALUE, e.g. --label team=search")
+            out[key] = value
+        return out
+
+    def filters(self) -> dict[str, Any]:
+        """The dimension filters for the analysis functions."""
+        out: dict[str, Any] = {d: list(getattr(self, d)) for d in _DIMS if getattr(self, d)}
+        labels = self.labels()
+        if labels:
+            out["labels"] = labels
+        return out
+
+    def settings(self) -> Any:
+        """The resolved settings; `--store` and `--tz` given here win over environment and file."""
+        from ..config import resolve
+
+        return resolve(store=self.store, tz=self.tz)
+
+    def window_kwargs(self, tz: str | None, default_period: str | None = None) -> dict[str, Any]:
+        """`period`/`since`/`until`/`days`/`tz` for the analysis functions."""
+        period = self.period
+        if period is None and self.since is None and self.until is None and self.days is None:
+            period = default_period
+        return {"period": period, "since": self.since, "until": self.until, "days": self.days, "tz": tz}
+
+    @contextmanager
+    def report(self, default_period: str | None = None) -> Iterator[tuple[Store, dict[str, Any]]]:
+        """Open the store and yield it with the keyword arguments every analysis function takes."""
+        from ..store import open_store
+
+        settings = self.settings()
+        kwargs = self.window_kwargs(settings.tz, default_period)
+        kwargs.update(self.filters())
+        store = open_store(settings.store)
+        try:
+            yield store, kwargs
+        finally:
+            store.close()

@@ -1,0 +1,195 @@
+"""Shared output for every report: aligned tables, key/value blocks, JSON and CSV.
+
+Deliberately free of Rich: `tokentrail stats` sits in shell prompts, and Rich costs more to import
+than the whole report takes to compute. Colour follows Rich's conventions — only on a terminal, never
+with `NO_COLOR` set or `TERM=dumb`, always with `FORCE_COLOR` set.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, TextIO
+
+from ..display import format_money, format_tokens
+
+__all__ = [
+    "Column",
+    "emit",
+    "error_line",
+    "fmt_cost",
+    "fmt_ms",
+    "fmt_pct",
+    "fmt_tokens",
+    "kv_block",
+    "paint",
+    "table",
+    "use_color",
+]
+
+_CODES = {
+    "bold": "1",
+    "dim": "2",
+    "red": "31",
+    "green": "32",
+    "yellow": "33",
+    "blue": "34",
+    "magenta": "35",
+    "cyan": "36",
+    "bold red": "1;31",
+    "bold cyan": "1;36",
+}
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    """Whether to colour output written to `stream` (stdout by default)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    stream = stream or sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(text: str, style: str | None, color: bool) -> str:
+    """`text` wrapped in the ANSI codes of `style` when colouring."""
+    if not color or not style or not text:
+        return text
+    return f"\x1b[{_CODES[style]}m{text}\x1b[0m"
+
+
+def error_line(message: str) -> None:
+    """The CLI's one red line on stderr."""
+    text = message.splitlines()[0] if message else "error"
+    sys.stderr.write(paint(f"Error: {text}", "red", use_color(sys.stderr)) + "\n")
+    sys.stderr.flush()
+
+
+# -- number formats --------------------------------------------------------------------------------
+
+
+def fmt_cost(amount: Decimal | None, calls: int = 0, unpriced: int = 0) -> str:
+    """Money with sensible precision; `unpriced` when nothing was priced; `+N unpriced` when some were not."""
+    if calls and unpriced >= calls:
+        return "unpriced"
+    return format_money(amount, unpriced=unpriced)
+
+
+def fmt_tokens(n: int, estimated: bool = False) -> str:
+    """Thousands separators; a leading `~` marks an estimate."""
+    return ("~" if estimated else "") + format_tokens(n)
+
+
+def fmt_pct(fraction: float | None) -> str:
+    return "" if fraction is None else f"{fraction * 100:.1f}%"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "-"
+    return f"{ms / 1000:,.2f} s" if ms >= 10_000 else f"{ms:,.0f} ms"
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A table column: header, alignment, style of its cells."""
+
+    header: str
+    right: bool = False
+    style: str | None = None
+
+
+def _rule_char() -> str:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return "─" if encoding.startswith("utf") else "-"
+
+
+def table(
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[str]],
+    *,
+    color: bool,
+    title: str | None = None,
+    footer: Sequence[str] | None = None,
+    styles: Sequence[str | None] | None = None,
+) -> str:
+    """Columns aligned with two spaces between them, a header rule, an optional bold footer row.
+
+    `styles` gives one row style per body row (e.g. `red` for failed calls).
+    """
+    body = [list(r) for r in rows]
+    widths = [len(c.header) for c in columns]
+    for r in body + ([list(footer)] if footer else []):
+        for i, cell in enumerate(r):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str], row_style: str | None = None, header: bool = False) -> str:
+        out = []
+        for i, (col, cell) in enumerate(zip(columns, cells, strict=True)):
+            text = cell.rjust(widths[i]) if col.right else cell.ljust(widths[i]) if i < len(columns) - 1 else cell
+            out.append(paint(text, "bold" if header else row_style or col.style, color))
+        return "  ".join(out).rstrip()
+
+    rule = _rule_char()
+    lines = [paint(title, "bold", color)] if title else []
+    lines.append(line([c.header for c in columns], header=True))
+    lines.append(paint("  ".join(rule * w for w in widths), "dim", color))
+    for i, r in enumerate(body):
+        lines.append(line(r, styles[i] if styles else None))
+    if footer:
+        lines.append(paint("  ".join(rule * w for w in widths), "dim", color))
+        lines.append(line(footer, "bold"))
+    return "\n".join(lines)
+
+
+def kv_block(pairs: Sequence[tuple[str, str]], *, color: bool, title: str | None = None) -> str:
+    """`label  value` lines with the labels dimmed and aligned."""
+    width = max((len(k) for k, _ in pairs), default=0)
+    lines = [paint(title, "bold", color)] if title else []
+    lines += [f"  {paint(k.ljust(width), 'dim', color)}  {v}" for k, v in pairs]
+    return "\n".join(lines)
+
+
+# -- the three formats -----------------------------------------------------------------------------
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def emit(
+    fmt: str,
+    *,
+    data: Callable[[], Any],
+    csv_rows: Callable[[], tuple[Sequence[str], Iterable[Sequence[Any]]]],
+    text: Callable[[bool], str],
+    out: TextIO | None = None,
+) -> None:
+    """Write a report in the chosen format: `data()` as JSON, `csv_rows()` as CSV, or `text(color)`."""
+    out = out or sys.stdout
+    if fmt == "json":
+        out.write(json.dumps(data(), indent=2, default=_json_default) + "\n")
+    elif fmt == "csv":
+        header, rows = csv_rows()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+    else:
+        out.write(text(use_color(out)) + "\n")
+    out.flush()

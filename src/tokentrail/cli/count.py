@@ -22,10 +22,14 @@ def _read(source: str) -> tuple[str, str]:
         return sys.stdin.read(), "stdin"
     path = Path(source)
     try:
-        if path.is_file():
+        is_file = "\n" not in source and path.is_file()
+    except (OSError, ValueError):  # too long or not a possible path: it is the text itself
+        is_file = False
+    if is_file:
+        try:
             return path.read_text(encoding="utf-8", errors="replace"), str(path)
-    except OSError as exc:
-        raise ValidationError(f"{source!r} cannot be read: {exc.strerror}") from None
+        except OSError as exc:
+            raise ValidationError(f"{source!r} cannot be read: {exc.strerror}") from None
     return source, "text"
 
 

@@ -1,0 +1,175 @@
+"""The commands that read or remove the calls themselves: calls (and --follow), watch, export, prune."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from test_cli_helpers import KNOWN, MARCH, run, seed, store_url
+from tokentrail.analysis.export import EXPORT_FIELDS
+from tokentrail.model import Call
+from tokentrail.store import open_store
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return seed(store_url(tmp_path))
+
+
+def test_calls_lists_the_most_recent_oldest_first(url: str) -> None:
+    result = run("calls", "--store", url, "--tz", "UTC", "--limit", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["time", "model", "agent"]
+    assert [line.split()[2] for line in lines[1:]] == ["claude-sonnet-4", "local-llama", "gpt-4o-mini"]
+    assert "~500" in lines[2] and "unpriced" in lines[2]  # estimated and unpriced are marked
+    assert "error: RateLimitError" in lines[3]
+
+
+def test_calls_json_lines_and_filters(url: str) -> None:
+    out = run("calls", "--store", url, "--agent", "router", "--format", "json").stdout
+    calls = [Call.from_dict(json.loads(line)) for line in out.splitlines()]
+    assert [c.id for c in calls] == ["c1", "c4", "c5"]
+    rows = list(csv.DictReader(io.StringIO(run("calls", "--store", url, *MARCH, "-f", "csv").stdout)))
+    assert [r["id"] for r in rows] == ["c1", "c2", "c3", "c4", "c5"] and list(rows[0]) == list(EXPORT_FIELDS)
+
+
+def test_calls_follow_prints_new_calls_once(url: str) -> None:
+    def write_later() -> None:
+        time.sleep(0.3)
+        now = datetime.now(timezone.utc)
+        store = open_store(url)
+        try:
+            store.write(
+                [
+                    Call(
+                        id="new-1",
+                        started_at=now - timedelta(seconds=1),
+                        model="gpt-4o",
+                        agent="late",
+                        input_tokens=7,
+                        output_tokens=3,
+                        cost_usd=Decimal("0.0001"),
+                    )
+                ]
+            )
+            # a long call stored after it ended: started before the newest call already shown
+            store.write(
+                [
+                    Call(
+                        id="new-2",
+                        started_at=now - timedelta(minutes=5),
+                        model="gpt-4o",
+                        agent="slow",
+                        input_tokens=7,
+                        output_tokens=3,
+                        cost_usd=Decimal("0.0001"),
+                    )
+                ]
+            )
+        finally:
+            store.close()
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        result = run(
+            "calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "12", "-n", "2", "--format", "json"
+        )
+    finally:
+        writer.join()
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids[:2] == ["c4", "c5"] and sorted(ids[2:]) == ["new-1", "new-2"]  # each new call once
+
+
+def test_watch_renders_frames(url: str) -> None:
+    now = datetime.now(timezone.utc)
+    seed(
+        url,
+        [
+            Call(
+                id="w1",
+                started_at=now - timedelta(seconds=10),
+                model="gpt-4o",
+                agent="live",
+                input_tokens=600,
+                output_tokens=60,
+                cost_usd=Decimal("0.12"),
+                duration_ms=900.0,
+            )
+        ],
+    )
+    result = run("watch", "--store", url, "--interval", "0", "--iterations", "2", "--tz", "UTC")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "tokentrail watch — today (UTC)" in out
+    assert "$0.12" in out and "660" in out and "gpt-4o" in out and "live" in out
+    assert "11.0" in out  # 660 tokens over the last 60 s
+    assert "\x1b[" not in out
+
+
+def test_export_csv_has_every_field(url: str, tmp_path: Path) -> None:
+    result = run("export", "--store", url, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert list(rows[0]) == list(EXPORT_FIELDS)
+    assert [r["id"] for r in rows] == ["c1", "c2", "c3", "c4", "c5"]  # oldest first
+    assert rows[0]["labels"] == '{"team": "search"}' and rows[3]["cost_usd"] == "" and rows[4]["success"] == "false"
+
+
+def test_export_jsonl_round_trips(url: str, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    result = run("export", "--store", url, "-f", "jsonl", "--output", str(target), "--agent", "writer")
+    assert result.exit_code == 0 and "exported 2 call(s)" in result.stderr
+    back = [Call.from_dict(json.loads(line)) for line in target.read_text().splitlines()]
+    assert back == [c for c in KNOWN if c.agent == "writer"]
+
+
+def test_export_parquet(url: str, tmp_path: Path) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    target = tmp_path / "out.parquet"
+    assert run("export", "--store", url, "--format", "parquet", "-o", str(target)).exit_code == 0
+    table = pq.read_table(target)
+    assert table.num_rows == 5 and table.column_names == list(EXPORT_FIELDS)
+    assert table.column("cost_usd").to_pylist()[0] == Decimal("0.0045")
+    assert table.column("labels").to_pylist()[0] == [("team", "search")]
+
+
+def test_export_parquet_without_pyarrow_is_a_clear_error(url: str, tmp_path: Path) -> None:
+    try:
+        import pyarrow  # noqa: F401 - only probing whether it is installed
+    except ImportError:
+        pass
+    else:
+        pytest.skip("pyarrow is installed")
+    result = run("export", "--store", url, "--format", "parquet", "-o", str(tmp_path / "x.parquet"))
+    assert result.exit_code == 1 and "pip install 'tokentrail[parquet]'" in result.stderr
+
+
+def test_prune_dry_run_confirm_and_yes(url: str) -> None:
+    dry = run("prune", "--older-than", "2025-03-12", "--tz", "UTC", "--dry-run", "--store", url)
+    assert dry.exit_code == 0 and dry.stdout.startswith("would delete 3 call(s) older than 2025-03-12 00:00 UTC")
+    declined = run("prune", "--older-than", "2025-03-12", "--tz", "UTC", "--store", url, input="n\n")
+    assert declined.exit_code == 1 and "aborted" in declined.stderr
+    assert len(run("calls", "--store", url, "-f", "json").stdout.splitlines()) == 5
+    done = run("prune", "--older-than", "2025-03-12", "--tz", "UTC", "--yes", "--store", url)
+    assert done.exit_code == 0 and done.stdout.startswith("deleted 3 call(s)")
+    left = [json.loads(line)["id"] for line in run("calls", "--store", url, "-f", "json").stdout.splitlines()]
+    assert left == ["c4", "c5"]
+    again = run("prune", "--older-than", "30d", "--yes", "--store", url)
+    assert again.exit_code == 0 and "deleted 2 call(s)" in again.stdout
+    assert "nothing to delete" in run("prune", "--older-than", "30d", "--store", url).stdout
+
+
+def test_prune_rejects_a_future_or_bad_age(url: str) -> None:
+    assert run("prune", "--older-than", "2999-01-01", "--store", url).exit_code == 1
+    bad = run("prune", "--older-than", "soon", "--store", url)
+    assert bad.exit_code == 1 and "older_than='soon' is not a date" in bad.stderr

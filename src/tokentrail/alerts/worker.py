@@ -54,8 +54,8 @@ class Coalescer:
                 self._pending, self._busy = False, True
             try:
                 self._job()
-            except Exception:
-                log.exception("tokentrail: %s failed (ignored)", self._name)
+            except Exception as exc:
+                log.warning("tokentrail: %s failed (ignored): %s: %s", self._name, type(exc).__name__, exc)
             finally:
                 with self._cond:
                     self._busy = False
@@ -111,8 +111,8 @@ class DeliveryQueue(Generic[T]):
                 self._busy = True
             try:
                 self._deliver(item)
-            except Exception:
-                log.exception("tokentrail: %s failed (ignored)", self._name)
+            except Exception as exc:
+                log.warning("tokentrail: %s failed (ignored): %s: %s", self._name, type(exc).__name__, exc)
             finally:
                 with self._cond:
                     self._busy = False

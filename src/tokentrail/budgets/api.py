@@ -3,7 +3,8 @@ and store-level helpers the CLI uses (`set_budget`, `list_budgets`, `remove_budg
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -125,34 +126,44 @@ def load_budgets(mapping: Mapping[str, Any], *, tracker: Tracker | None = None) 
 # -- store-level helpers (the CLI, other processes) ---------------------------------------------------
 
 
-def _store(store: Store | str | None) -> Store:
+@contextmanager
+def _store(store: Store | str | None) -> Iterator[Store]:
+    """The store to use: the given one, one opened from a URL (closed afterwards), or the default tracker's."""
     if store is None:
         from ..tracker import default_tracker
 
         tracker = default_tracker()
         tracker.flush()
-        return tracker.store
-    if isinstance(store, str):
+        yield tracker.store
+    elif isinstance(store, str):
         from ..store import open_store
 
-        return open_store(store)
-    return store
+        opened = open_store(store)
+        try:
+            yield opened
+        finally:
+            opened.close()
+    else:
+        yield store
 
 
 def set_budget(spec: BudgetSpec, *, store: Store | str | None = None) -> None:
     """Save `spec` in the store (every process using it applies it within a second)."""
-    _store(store).meta_put(ledger.BUDGETS_NS, spec.name, spec.to_json())
+    with _store(store) as st:
+        st.meta_put(ledger.BUDGETS_NS, spec.name, spec.to_json())
 
 
 def list_budgets(*, store: Store | str | None = None) -> list[BudgetSpec]:
     """Every budget saved in the store, by name."""
-    items = _store(store).meta_items(ledger.BUDGETS_NS)
+    with _store(store) as st:
+        items = st.meta_items(ledger.BUDGETS_NS)
     return [BudgetSpec.from_json(items[name]) for name in sorted(items)]
 
 
 def remove_budget(name: str, *, store: Store | str | None = None) -> bool:
     """Delete a budget from the store; True if it existed."""
-    return _store(store).meta_delete(ledger.BUDGETS_NS, name)
+    with _store(store) as st:
+        return st.meta_delete(ledger.BUDGETS_NS, name)
 
 
 def budget_status(
@@ -167,17 +178,17 @@ def budget_status(
     Raises:
         ValidationError: no budget has that name.
     """
-    st = _store(store)
     now = now or datetime.now(timezone.utc)
-    specs = list_budgets(store=st)
-    if name is not None:
-        specs = [s for s in specs if s.name == name]
-        if not specs:
-            raise ValidationError(f"no budget named {name!r}: list them with 'tokentrail budget list'")
-    out: list[BudgetStatus] = []
-    for spec in specs:
-        if spec.period == "session" and session is None:
-            out.extend(session_statuses(spec, st, now))
-        else:
-            out.append(compute_status(spec, st, now, session if spec.period == "session" else None))
+    with _store(store) as st:
+        specs = list_budgets(store=st)
+        if name is not None:
+            specs = [s for s in specs if s.name == name]
+            if not specs:
+                raise ValidationError(f"no budget named {name!r}: list them with 'tokentrail budget list'")
+        out: list[BudgetStatus] = []
+        for spec in specs:
+            if spec.period == "session" and session is None:
+                out.extend(session_statuses(spec, st, now))
+            else:
+                out.append(compute_status(spec, st, now, session if spec.period == "session" else None))
     return out

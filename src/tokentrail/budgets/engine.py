@@ -186,7 +186,7 @@ class BudgetEngine:
         session = pending.scope.session if spec.period == "session" else None
         window = period_window(spec, now, session)
         for attempt in range(3):
-            spent_usd, spent_tokens = self._spent(spec, window.start, window.end, session)
+            spent_usd, spent_tokens = self._spent(spec, window.start, window.until, session)
             held_usd, held_tokens = ledger.reserved_total(store, spec.name, window.key, now)
             if _over(spec, spent_usd + held_usd, usd, spent_tokens + held_tokens, tokens):
                 break

@@ -37,6 +37,12 @@ class PeriodWindow:
     rolls_over: bool
     """True for calendar periods (a new key starts at `end`)."""
 
+    @property
+    def until(self) -> datetime | None:
+        """The end to count spend up to: the period's end, or none for rolling and session periods (a call
+        stamped a moment after `now` still counts)."""
+        return self.end if self.rolls_over else None
+
 
 def _midnight(day: date, tz: tzinfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=tz)

@@ -139,7 +139,7 @@ def compute_status(spec: BudgetSpec, store: Store, now: datetime, session: str |
         raise ValidationError(f"budget {spec.name!r} is per session: give session=, or use session_statuses()")
     window = period_window(spec, now, session)
     totals = store.aggregate(
-        scope_filter(spec, window.start, window.end, session if spec.period == "session" else None)
+        scope_filter(spec, window.start, window.until, session if spec.period == "session" else None)
     )
     spent = sum((g.totals.cost_usd for g in totals), Decimal(0))
     tokens = sum(g.totals.total_tokens for g in totals)

@@ -173,3 +173,28 @@ def test_prune_rejects_a_future_or_bad_age(url: str) -> None:
     assert run("prune", "--older-than", "2999-01-01", "--store", url).exit_code == 1
     bad = run("prune", "--older-than", "soon", "--store", url)
     assert bad.exit_code == 1 and "older_than='soon' is not a date" in bad.stderr
+
+
+def test_watch_frame_renders_with_rich() -> None:
+    from rich.console import Console
+
+    from tokentrail.analysis import summary
+    from tokentrail.cli.watch import render_frame
+
+    now = datetime(2025, 3, 12, 10, 0, 30, tzinfo=timezone.utc)
+    store = open_store("memory://")
+    store.write(KNOWN)
+    window = summary(store=store, since="2025-03-01", until="2025-03-31", tz="UTC", now=now)
+    rate = summary(store=store, since=now - timedelta(seconds=60), tz="UTC", now=now)
+    frame = render_frame(window, rate, list(reversed(KNOWN[-2:])), store_url="memory://", now=now)
+    console = Console(file=io.StringIO(), width=100, color_system=None)
+    console.print(frame)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    lines = text.splitlines()
+    assert lines[0].startswith("╭─ tokentrail watch — custom (UTC) · memory://")
+    assert "10:00:30 · rates over the last 60 s · Ctrl-C to stop" in lines[-1]
+    assert "~7,450" in text and "$0.025 (+1 unpriced)" in text  # totals, estimate and unpriced marked
+    assert "1.7" in text  # 100 tokens in the last 60 s (the failed call at 10:00)
+    assert "error: RateLimitError" in text and "unpriced" in text
+    bars = [line for line in lines if "█" in line]
+    assert bars[0].split()[1] == "gpt-4o" and len(bars) == 4

@@ -53,6 +53,10 @@ def _guarded(opts: ReportOptions, period: str | None, top: int) -> int:
         from .app import _quiet_broken_pipe
 
         return _quiet_broken_pipe()
+    except Exception as exc:
+        from .app import internal_error
+
+        return internal_error(exc)
     return 0
 
 

@@ -73,7 +73,19 @@ class TokentrailGroup(TyperGroup):
             return 1
         except BrokenPipeError:
             return _quiet_broken_pipe()
+        except Exception as exc:
+            return internal_error(exc)
         return rv if isinstance(rv, int) else 0
+
+
+def internal_error(exc: Exception) -> int:
+    """A bug or an unexpected failure: one line naming it (re-raised under pytest so tests see it)."""
+    import os
+
+    if "PYTEST_CURRENT_TEST" in os.environ:
+        raise exc
+    error_line(f"unexpected {type(exc).__name__}: {exc} (a bug in tokentrail? please report it)")
+    return 1
 
 
 def _message(exc: BaseException) -> str:

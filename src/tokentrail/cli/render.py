@@ -7,8 +7,6 @@ with `NO_COLOR` set or `TERM=dumb`, always with `FORCE_COLOR` set.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -183,8 +181,12 @@ def emit(
     """Write a report in the chosen format: `data()` as JSON, `csv_rows()` as CSV, or `text(color)`."""
     out = out or sys.stdout
     if fmt == "json":
+        import json
+
         out.write(json.dumps(data(), indent=2, default=_json_default) + "\n")
     elif fmt == "csv":
+        import csv
+
         header, rows = csv_rows()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)

@@ -1,0 +1,152 @@
+"""Thin proxies over a caller's stream: forward everything, keep the chunks, record once at the end.
+
+Per chunk they do the minimum — one list append and, until the first content chunk, one check for time
+to first token — and they record when the stream is exhausted, fails, is closed (directly or by leaving
+its `with` block), or is dropped unfinished. `isinstance(proxy, openai.Stream)` stays true.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._common import _Capture
+
+__all__ = ["AsyncStream", "SyncStream"]
+
+class _Proxy:
+    """Forwards everything it does not handle to the wrapped object, and passes isinstance checks."""
+
+    __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_hide")
+
+    def __init__(self, wrapped: Any, capture: _Capture, hide_usage_chunk: bool = False) -> None:
+        object.__setattr__(self, "__wrapped__", wrapped)
+        object.__setattr__(self, "_tt_capture", capture)
+        object.__setattr__(self, "_tt_it", None)
+        object.__setattr__(self, "_tt_append", capture.chunks.append)
+        object.__setattr__(self, "_tt_hide", hide_usage_chunk)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: F811 - isinstance(proxy, openai.Stream) stays True
+        return self.__wrapped__.__class__
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "__wrapped__" or name.startswith("_tt_"):
+            raise AttributeError(name)  # only before __init__ finished
+        return getattr(self.__wrapped__, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self.__wrapped__, name, value)
+
+    def __repr__(self) -> str:
+        return repr(self.__wrapped__)
+
+    def __del__(self) -> None:
+        # A stream dropped unfinished still cost tokens: record what is known.
+        try:
+            capture = self._tt_capture
+            if not capture.done:
+                capture.stream_ended()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def _tt_first(self, chunk: Any) -> None:
+        capture = self._tt_capture
+        if capture.first is None and capture.endpoint.is_content(chunk):
+            capture.first = time.perf_counter_ns()
+
+
+class SyncStream(_Proxy):
+    """A caller's synchronous stream, recorded when it ends."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> SyncStream:
+        return self
+
+    def __next__(self) -> Any:
+        it = self._tt_it
+        if it is None:
+            wrapped = self.__wrapped__
+            it = wrapped.__next__ if hasattr(type(wrapped), "__next__") else iter(wrapped).__next__
+            object.__setattr__(self, "_tt_it", it)
+        try:
+            chunk = it()
+        except StopIteration:
+            self._tt_capture.stream_ended()
+            raise
+        except BaseException as exc:
+            self._tt_capture.failed(exc)
+            raise
+        self._tt_append(chunk)
+        if self._tt_capture.first is None:
+            self._tt_first(chunk)
+        if self._tt_hide and self._tt_capture.endpoint.is_hidden_usage_chunk(chunk):
+            return self.__next__()
+        return chunk
+
+    def __enter__(self) -> SyncStream:
+        enter = getattr(self.__wrapped__, "__enter__", None)
+        if enter is not None:
+            enter()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        self._tt_capture.stream_ended()
+        exit_ = getattr(self.__wrapped__, "__exit__", None)
+        return exit_(*exc_info) if exit_ is not None else None
+
+    def close(self) -> Any:
+        self._tt_capture.stream_ended()
+        return self.__wrapped__.close()
+
+
+class AsyncStream(_Proxy):
+    """A caller's asynchronous stream, recorded when it ends."""
+
+    __slots__ = ()
+
+    def __aiter__(self) -> AsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        it = self._tt_it
+        if it is None:
+            wrapped = self.__wrapped__
+            it = wrapped.__anext__ if hasattr(type(wrapped), "__anext__") else wrapped.__aiter__().__anext__
+            object.__setattr__(self, "_tt_it", it)
+        try:
+            chunk = await it()
+        except StopAsyncIteration:
+            self._tt_capture.stream_ended()
+            raise
+        except BaseException as exc:
+            self._tt_capture.failed(exc)
+            raise
+        self._tt_append(chunk)
+        if self._tt_capture.first is None:
+            self._tt_first(chunk)
+        if self._tt_hide and self._tt_capture.endpoint.is_hidden_usage_chunk(chunk):
+            return await self.__anext__()
+        return chunk
+
+    async def __aenter__(self) -> AsyncStream:
+        enter = getattr(self.__wrapped__, "__aenter__", None)
+        if enter is not None:
+            await enter()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        self._tt_capture.stream_ended()
+        exit_ = getattr(self.__wrapped__, "__aexit__", None)
+        return (await exit_(*exc_info)) if exit_ is not None else None
+
+    async def close(self) -> Any:
+        self._tt_capture.stream_ended()
+        return await self.__wrapped__.close()
+
+    async def aclose(self) -> Any:
+        self._tt_capture.stream_ended()
+        return await self.__wrapped__.aclose()
+

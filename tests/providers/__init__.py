@@ -1,0 +1,1 @@
+"""Fake provider servers and recorded wire-format fixtures for the capture tests."""

@@ -74,7 +74,8 @@ def register(app: typer.Typer) -> None:
             csv_rows=lambda: (["from", "to", "read", "written", "skipped_duplicates"],
                               [[where["from"], where["to"], result.read, result.written, result.skipped_duplicates]]),
             text=lambda color: (
-                f"read {result.read:,} call(s) from {where['from']}; wrote {paint(f'{result.written:,} new', 'green', color)}"
-                f" to {where['to']}; skipped {result.skipped_duplicates:,} already there"
+                f"read {result.read:,} call(s) from {where['from']}; "
+                f"wrote {paint(f'{result.written:,} new', 'green', color)} to {where['to']}; "
+                f"skipped {result.skipped_duplicates:,} already there"
             ),
         )  # fmt: skip

@@ -77,7 +77,7 @@ def http() -> Iterator[HttpReceiver]:
     received: list[Received] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             received.append(Received(self.path, dict(self.headers.items()), body))
             self.send_response(500 if self.path == "/fail" else 200)
@@ -202,7 +202,7 @@ class _Smtp:
         outer = self
 
         class Handler:
-            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
                 outer.messages.append(envelope)
                 return "250 OK"
 
@@ -314,8 +314,9 @@ def hourly(store: Store, start: datetime, hours: int, per_hour: dict[str, str], 
     calls = []
     for h in range(hours):
         for agent, usd in per_hour.items():
-            calls.append(Call(id=new_call_id(), started_at=start + timedelta(hours=h, minutes=5), model="gpt-4o",
-                              input_tokens=1000, output_tokens=100, cost_usd=Decimal(usd), agent=agent, **extra))  # fmt: skip
+            at = start + timedelta(hours=h, minutes=5)
+            calls.append(Call(id=new_call_id(), started_at=at, model="gpt-4o", input_tokens=1000, output_tokens=100,
+                              cost_usd=Decimal(usd), agent=agent, **extra))  # fmt: skip
     store.write(calls)
 
 

@@ -10,7 +10,8 @@ with the **MAD** (median absolute deviation) as its spread. A bucket is an anoma
 - at least `min_cost` above it (so cents do not page anyone).
 
 A value that spent in fewer than half of the buckets has no meaningful baseline and is not judged on
-its own (it can still be named as a driver). Each anomaly of the total lists its **drivers**: the
+its own (it can still be named as a driver); a dimension with a single value in the window is skipped,
+as it would only repeat the total. Each anomaly of the total lists its **drivers**: the
 dimension values whose spend rose most above their own baselines in that bucket, with their share.
 """
 
@@ -184,7 +185,10 @@ def anomalies(
     per_dim: dict[str, dict[tuple[str | None, ...], tuple[list[Decimal], list[Decimal], list[Decimal]]]] = {}
     for dim in dims:
         per_dim[dim] = {}
-        for key, values in series_of(st.aggregate(flt, by=(dim,), bucket=bucket, tz=zone)).items():  # type: ignore[arg-type]
+        by_value = series_of(st.aggregate(flt, by=(dim,), bucket=bucket, tz=zone))  # type: ignore[arg-type]
+        if len(by_value) < 2:  # one value is the total again: it neither stands out nor explains anything
+            continue
+        for key, values in by_value.items():
             med, mad = _baselines(values, slots)
             per_dim[dim][key] = (values, med, mad)
             if sum(1 for v in values if v > 0) * 2 >= n:

@@ -103,7 +103,8 @@ def register(app: typer.Typer) -> None:
 def _text(d: dict[str, Any], color: bool) -> str:
     exact = d["exact"]
     tokens = f"{d['tokens']:,}" if exact else paint(f"~{d['tokens']:,}", "yellow", color)
-    how = f"exact, {d['method']}" if exact else f"estimate, {d['method']}"
+    method = str(d["method"]).removeprefix("estimate:")
+    how = f"exact, {method}" if exact else f"estimate, {method}"
     pairs = [("tokens", f"{tokens} ({how})"), ("characters", f"{d['characters']:,}")]
     if d["input_cost_usd"] is not None:
         from decimal import Decimal
@@ -114,6 +115,6 @@ def _text(d: dict[str, Any], color: bool) -> str:
         pairs.append(("input cost", paint(f"unknown: no price for {d['model']!r}", "yellow", color)))
     if d["context_window"]:
         share = d["context_share"] * 100
-        text = f"{share:.2f}% of {d['context_window']:,} tokens"
+        text = f"{'<0.01' if 0 < share < 0.01 else f'{share:.2f}'}% of {d['context_window']:,} tokens"
         pairs.append(("context", paint(text, "red", color) if share > 100 else text))
     return kv_block(pairs, color=color, title=f"{d['source']} for {d['model']}")

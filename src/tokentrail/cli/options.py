@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError
@@ -85,8 +85,6 @@ class ReportOptions:
     store: str | None = None
     tz: str | None = None
     format: str = "table"
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Command-specific values (kept here so that one object reaches the command body)."""
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> ReportOptions:

@@ -9,10 +9,10 @@ from typing import Any
 import anthropic
 import pytest
 from anthropic import Anthropic, AsyncAnthropic
-from providers.helpers import _no_patches_left, _server, calls, cost, one_call, server, tracker
-from providers.server import FakeProvider, Reply, fixture, fixture_json, sse_event
 
 import tokentrail as tt
+from providers.helpers import _no_patches_left, _server, calls, cost, one_call, server, tracker
+from providers.server import FakeProvider, Reply, fixture, fixture_json, sse_event
 from tokentrail import BudgetExceededError, Tracker
 from tokentrail.capture import instrument
 
@@ -59,10 +59,19 @@ def test_create(client: Anthropic, server: FakeProvider, tracker: Tracker) -> No
 
 def test_create_with_thinking_and_tool_use(client: Anthropic, server: FakeProvider, tracker: Tracker) -> None:
     server.queue(Reply.json(fixture_json("anthropic_message_tools.json")))
-    client.messages.create(model=MODEL, max_tokens=2048, messages=MESSAGES,
-                           tools=[{"name": "get_weather", "input_schema": {"type": "object"}}])  # fmt: skip
+    client.messages.create(
+        model=MODEL,
+        max_tokens=2048,
+        messages=MESSAGES,
+        tools=[{"name": "get_weather", "input_schema": {"type": "object"}}],
+    )
     call = one_call(tracker)
-    assert (call.finish_reason, call.input_tokens, call.output_tokens, call.reasoning_tokens) == ("tool_use", 472, 89, 41)
+    assert (call.finish_reason, call.input_tokens, call.output_tokens, call.reasoning_tokens) == (
+        "tool_use",
+        472,
+        89,
+        41,
+    )
     assert call.cost_usd == cost(SONNET_4, uncached=472, output=89)
     assert call.response_hash is not None
 
@@ -143,8 +152,10 @@ def test_error_is_recorded_and_reraised(client: Anthropic, server: FakeProvider,
     with pytest.raises(anthropic.RateLimitError) as raised:
         client.messages.create(model=MODEL, max_tokens=10, messages=MESSAGES)
     server.queue(Reply.json(fixture_json("anthropic_error_529.json"), 529))
-    with pytest.raises(anthropic.APIStatusError) as overloaded, client.messages.stream(model=MODEL, max_tokens=10,
-                                                                                        messages=MESSAGES):  # fmt: skip
+    with (
+        pytest.raises(anthropic.APIStatusError) as overloaded,
+        client.messages.stream(model=MODEL, max_tokens=10, messages=MESSAGES),
+    ):
         pass
     limited, busy = calls(tracker)
     assert (limited.success, limited.error_type, limited.error_message) == (False, "RateLimitError", str(raised.value))
@@ -154,8 +165,9 @@ def test_error_is_recorded_and_reraised(client: Anthropic, server: FakeProvider,
 
 def test_error_event_mid_stream(client: Anthropic, server: FakeProvider, tracker: Tracker) -> None:
     events = Reply.sse(fixture("anthropic_stream.sse")).chunks or []
-    broken = events[:5] + [sse_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
-                                     "error")]  # fmt: skip
+    broken = events[:5] + [
+        sse_event({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, "error")
+    ]
     server.queue(Reply.sse(broken))
     with pytest.raises(anthropic.APIStatusError):
         for _ in client.messages.create(model=MODEL, max_tokens=1024, messages=MESSAGES, stream=True):
@@ -169,9 +181,10 @@ def test_error_event_mid_stream(client: Anthropic, server: FakeProvider, tracker
 
 def test_stream_cut_off(client: Anthropic, server: FakeProvider, tracker: Tracker) -> None:
     server.queue(Reply.sse(fixture("anthropic_stream.sse"), cut_after=6))
-    with pytest.raises(Exception, match="incomplete chunked read") as raised, client.messages.stream(
-        model=MODEL, max_tokens=10, messages=MESSAGES
-    ) as stream:
+    with (
+        pytest.raises(Exception, match="incomplete chunked read") as raised,
+        client.messages.stream(model=MODEL, max_tokens=10, messages=MESSAGES) as stream,
+    ):
         for _ in stream:
             pass
     assert type(raised.value).__name__ == "RemoteProtocolError"  # httpx's, or httpx2's in newer SDKs

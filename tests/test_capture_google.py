@@ -10,10 +10,10 @@ import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
-from providers.helpers import _no_patches_left, _server, calls, cost, one_call, server, tracker
-from providers.server import FakeProvider, Reply, fixture, fixture_json
 
 import tokentrail as tt
+from providers.helpers import _no_patches_left, _server, calls, cost, one_call, server, tracker
+from providers.server import FakeProvider, Reply, fixture, fixture_json
 from tokentrail import BudgetExceededError, Tracker
 from tokentrail.capture import instrument
 
@@ -36,8 +36,11 @@ def client(server: FakeProvider, tracker: Tracker) -> Any:
 
 def assert_flash_call(call: Any, *, streamed: bool) -> None:
     assert (call.provider, call.model, call.response_model, call.operation) == (
-        "google", "gemini-2.5-flash", "gemini-2.5-flash", "chat",
-    )  # fmt: skip
+        "google",
+        "gemini-2.5-flash",
+        "gemini-2.5-flash",
+        "chat",
+    )
     assert (call.input_tokens, call.cache_read_tokens) == (1500, 1024)
     assert (call.output_tokens, call.reasoning_tokens) == (500, 380)
     assert (call.finish_reason, call.streamed, call.tokens_estimated, call.success) == ("STOP", streamed, False, True)
@@ -113,8 +116,9 @@ def test_async_generate_and_stream(server: FakeProvider, tracker: Tracker, trans
     assert_flash_call(streamed, streamed=True)
 
 
-def test_stream_cut_off_counts_what_was_reported_and_estimates_the_rest(client: genai.Client, server: FakeProvider,
-                                                                        tracker: Tracker) -> None:  # fmt: skip
+def test_stream_cut_off_counts_what_was_reported_and_estimates_the_rest(
+    client: genai.Client, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(Reply.sse(fixture("gemini_stream.sse"), cut_after=2))
     with pytest.raises(Exception, match="incomplete chunked read"):
         for _ in client.models.generate_content_stream(model="gemini-2.5-flash", contents="hi"):

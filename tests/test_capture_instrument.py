@@ -19,10 +19,10 @@ import pytest
 from google import genai
 from openai import AsyncOpenAI, OpenAI
 from openai.resources.chat.completions import AsyncCompletions, Completions
-from providers.helpers import _no_patches_left, _server, calls, one_call, openai_stream, server, tracker
-from providers.server import FakeProvider, Reply, fixture, fixture_json
 
 import tokentrail as tt
+from providers.helpers import _no_patches_left, _server, calls, one_call, openai_stream, server, tracker
+from providers.server import FakeProvider, Reply, fixture, fixture_json
 from tokentrail import Call, Tracker, ValidationError
 from tokentrail.capture import (
     Instrumentation,
@@ -246,8 +246,10 @@ def test_a_store_that_cannot_be_written_leaves_the_result_intact(server: FakePro
             response = client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
             assert response.choices[0].message.content == "The capital of France is Paris."
             server.queue(openai_stream("openai_chat_stream.sse"))
-            text = "".join(c.choices[0].delta.content or "" for c in
-                           client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))  # fmt: skip
+            text = "".join(
+                c.choices[0].delta.content or ""
+                for c in client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+            )
             assert text == "Hello! How can I help you today?"
         broken.flush()
         assert broken.health.failed_batches >= 1

@@ -12,10 +12,10 @@ import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
-from providers.helpers import _no_patches_left, _server, calls, cost, one_call, openai_stream, server, tracker
-from providers.server import FakeProvider, Reply, fixture, fixture_json
 
 import tokentrail as tt
+from providers.helpers import _no_patches_left, _server, calls, cost, one_call, openai_stream, server, tracker
+from providers.server import FakeProvider, Reply, fixture, fixture_json
 from tokentrail import BudgetExceededError, Tracker
 from tokentrail.capture import instrument, instrument_openai
 from tokentrail.capture.openai import detect_provider
@@ -27,7 +27,10 @@ GPT_4O_MINI = {"in": "0.15", "read": "0.075", "out": "0.60"}
 O3_MINI = {"in": "1.10", "read": "0.55", "out": "4.40"}
 GPT_5 = {"in": "1.25", "read": "0.125", "out": "10"}
 EMBED_3_SMALL = {"in": "0.02", "out": "0"}
-MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the capital of France?"}]
+MESSAGES = [
+    {"role": "system", "content": "You are terse."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 @pytest.fixture
@@ -48,7 +51,9 @@ def canonical(value: Any) -> str:
 # -- Chat Completions, not streamed ----------------------------------------------------------------
 
 
-def test_chat_records_provider_usage_cost_ids_and_context(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_chat_records_provider_usage_cost_ids_and_context(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(Reply.json(fixture_json("openai_chat.json")))
     with tt.context(agent="router", user="u-1", team="search"):
         response = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=500)
@@ -91,7 +96,12 @@ def test_chat_reasoning_tokens_are_part_of_the_output(client: OpenAI, server: Fa
     server.queue(Reply.json(fixture_json("openai_chat_reasoning.json")))
     client.chat.completions.create(model="o3-mini", messages=MESSAGES, max_completion_tokens=4000)
     call = one_call(tracker)
-    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (1450, 1024, 1530, 1280)
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (
+        1450,
+        1024,
+        1530,
+        1280,
+    )
     assert call.response_model == "o3-mini-2025-01-31"
     assert call.cost_usd == cost(O3_MINI, uncached=1450 - 1024, cache_read=1024, output=1530)
 
@@ -117,7 +127,12 @@ def test_chat_async(server: FakeProvider, tracker: Tracker) -> None:
 
     asyncio.run(main())
     call = one_call(tracker)
-    assert (call.agent, call.input_tokens, call.cache_read_tokens, call.output_tokens) == ("async-agent", 2006, 1920, 300)
+    assert (call.agent, call.input_tokens, call.cache_read_tokens, call.output_tokens) == (
+        "async-agent",
+        2006,
+        1920,
+        300,
+    )
     assert call.cost_usd == cost(GPT_4O, uncached=86, cache_read=1920, output=300)
 
 
@@ -128,7 +143,9 @@ def test_parse_is_recorded(client: OpenAI, server: FakeProvider, tracker: Tracke
     assert one_call(tracker).input_tokens == 2006
 
 
-def test_with_raw_response_is_recorded_from_the_parsed_body(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_with_raw_response_is_recorded_from_the_parsed_body(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(Reply.json(fixture_json("openai_chat.json")))
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
     assert raw.http_response.status_code == 200
@@ -139,7 +156,9 @@ def test_with_raw_response_is_recorded_from_the_parsed_body(client: OpenAI, serv
 # -- Chat Completions, streamed --------------------------------------------------------------------
 
 
-def test_stream_asks_for_usage_and_hides_the_usage_chunk(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_stream_asks_for_usage_and_hides_the_usage_chunk(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(openai_stream("openai_chat_stream.sse"))
     with tt.context(session="s-9"):
         stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
@@ -158,19 +177,25 @@ def test_stream_asks_for_usage_and_hides_the_usage_chunk(client: OpenAI, server:
     assert call.response_hash == hashlib.sha256(b"Hello! How can I help you today?").hexdigest()
 
 
-def test_stream_with_usage_requested_by_the_caller_shows_it(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_stream_with_usage_requested_by_the_caller_shows_it(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(openai_stream("openai_chat_stream.sse"))
-    stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                            stream_options={"include_usage": True})  # fmt: skip
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+    )
     chunks = list(stream)
     assert chunks[-1].choices == [] and chunks[-1].usage.prompt_tokens == 2006
     assert one_call(tracker).output_tokens == 10
 
 
-def test_stream_with_usage_refused_is_estimated_never_zero(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_stream_with_usage_refused_is_estimated_never_zero(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     server.queue(openai_stream("openai_chat_stream.sse"))
-    stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                            stream_options={"include_usage": False})  # fmt: skip
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": False}
+    )
     list(stream)
     assert server.requests[0].body["stream_options"] == {"include_usage": False}
     call = one_call(tracker)
@@ -223,8 +248,11 @@ def test_stream_async(server: FakeProvider, tracker: Tracker) -> None:
 def test_stream_tool_calls(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
     server.queue(openai_stream("openai_chat_stream_tools.sse"))
     with client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True) as stream:
-        arguments = "".join(c.choices[0].delta.tool_calls[0].function.arguments or "" for c in stream
-                            if c.choices and c.choices[0].delta.tool_calls)  # fmt: skip
+        arguments = "".join(
+            c.choices[0].delta.tool_calls[0].function.arguments or ""
+            for c in stream
+            if c.choices and c.choices[0].delta.tool_calls
+        )
     assert arguments == '{"location":"Paris, France"}'
     call = one_call(tracker)
     assert (call.finish_reason, call.input_tokens, call.output_tokens) == ("tool_calls", 81, 16)
@@ -266,8 +294,9 @@ def test_stream_cut_off_half_way(client: OpenAI, server: FakeProvider, tracker: 
         (Reply.json(fixture_json("openai_error_500.json"), 500), openai.InternalServerError),
     ],
 )
-def test_provider_errors_are_recorded_and_reraised(client: OpenAI, server: FakeProvider, tracker: Tracker,
-                                                   reply: Reply, error: type[Exception]) -> None:  # fmt: skip
+def test_provider_errors_are_recorded_and_reraised(
+    client: OpenAI, server: FakeProvider, tracker: Tracker, reply: Reply, error: type[Exception]
+) -> None:
     server.queue(reply)
     with pytest.raises(error) as raised:
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
@@ -305,7 +334,12 @@ def test_async_error_is_recorded_and_reraised(server: FakeProvider, tracker: Tra
     with pytest.raises(openai.RateLimitError):
         asyncio.run(main())
     call = one_call(tracker)
-    assert (call.success, call.error_type, call.streamed, call.tokens_estimated) == (False, "RateLimitError", True, False)
+    assert (call.success, call.error_type, call.streamed, call.tokens_estimated) == (
+        False,
+        "RateLimitError",
+        True,
+        False,
+    )
 
 
 # -- Responses API ----------------------------------------------------------------------------------------
@@ -313,12 +347,18 @@ def test_async_error_is_recorded_and_reraised(server: FakeProvider, tracker: Tra
 
 def test_responses_create(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
     server.queue(Reply.json(fixture_json("openai_responses.json")))
-    response = client.responses.create(model="gpt-5", input="Tell me a bedtime story.", instructions="Be brief.",
-                                       max_output_tokens=2000)  # fmt: skip
+    response = client.responses.create(
+        model="gpt-5", input="Tell me a bedtime story.", instructions="Be brief.", max_output_tokens=2000
+    )
     assert response.output_text.startswith("Under a ribbon")
     call = one_call(tracker)
     assert (call.operation, call.response_model, call.finish_reason) == ("responses", "gpt-5-2025-08-07", "completed")
-    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (2500, 2048, 900, 640)
+    assert (call.input_tokens, call.cache_read_tokens, call.output_tokens, call.reasoning_tokens) == (
+        2500,
+        2048,
+        900,
+        640,
+    )
     assert call.cost_usd == cost(GPT_5, uncached=452, cache_read=2048, output=900)
     assert call.response_id == "resp_68af4030592c81938ec0a5fbab4a3e9f05438e46b5f69a3b"
 
@@ -379,7 +419,9 @@ def test_embeddings_sync_and_async(client: OpenAI, server: FakeProvider, tracker
 # -- budgets -----------------------------------------------------------------------------------------------
 
 
-def test_budget_guard_stops_the_request_before_it_is_sent(client: OpenAI, server: FakeProvider, tracker: Tracker) -> None:
+def test_budget_guard_stops_the_request_before_it_is_sent(
+    client: OpenAI, server: FakeProvider, tracker: Tracker
+) -> None:
     seen = []
 
     def guard(pending: Any) -> None:

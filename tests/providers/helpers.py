@@ -62,8 +62,15 @@ def one_call(tracker: Tracker) -> Call:
     return stored[0]
 
 
-def cost(rates: dict[str, str], *, uncached: int = 0, cache_read: int = 0, write_5m: int = 0, write_1h: int = 0,
-         output: int = 0) -> Decimal:  # fmt: skip
+def cost(
+    rates: dict[str, str],
+    *,
+    uncached: int = 0,
+    cache_read: int = 0,
+    write_5m: int = 0,
+    write_1h: int = 0,
+    output: int = 0,
+) -> Decimal:
     """The published price of a usage, from literal $/MTok rates."""
     total = (
         uncached * Decimal(rates["in"])

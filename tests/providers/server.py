@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -68,7 +68,7 @@ class Reply:
         return cls(content_type="text/event-stream", chunks=chunks, cut_after=cut_after)
 
 
-Answer = Union[Reply, Callable[[Request], Reply]]
+Answer = Reply | Callable[[Request], Reply]
 
 
 def split_events(data: bytes) -> list[bytes]:
@@ -82,6 +82,17 @@ def sse_event(data: Any, event: str | None = None, sep: str = "\n") -> bytes:
     return text.encode()
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that closes early (a stream abandoned, a cut-off test) is normal here; anything else is not.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class FakeProvider:
     """The server. Use as a context manager (or `start()` / `close()`)."""
 
@@ -90,8 +101,7 @@ class FakeProvider:
         self._queue: deque[Answer] = deque()
         self._default: Answer | None = None
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _make_handler(self))
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-provider", daemon=True)
 
     @property

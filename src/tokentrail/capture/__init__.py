@@ -112,7 +112,7 @@ def instrument(client: Any = None, *, tracker: Any = None, provider: str | None 
             )
         return _BY_SDK[sdk](client, tracker=tracker, provider=provider)
     handle = Instrumentation("all installed SDKs")
-    for sdk, function in _BY_SDK.items():
+    for function in _BY_SDK.values():
         try:
             part = function(None, tracker=tracker, provider=provider)
         except ImportError:

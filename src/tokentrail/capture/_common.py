@@ -207,8 +207,20 @@ def _count_text(model: str, text: str | None) -> int:
 class _Capture:
     """One instrumented call, from before it is sent until it is recorded (exactly once)."""
 
-    __slots__ = ("tracker", "endpoint", "provider", "model", "kwargs", "started", "t0", "first", "chunks",
-                 "done", "streamed", "context")  # fmt: skip
+    __slots__ = (
+        "tracker",
+        "endpoint",
+        "provider",
+        "model",
+        "kwargs",
+        "started",
+        "t0",
+        "first",
+        "chunks",
+        "done",
+        "streamed",
+        "context",
+    )
 
     def __init__(self, tracker: Any, endpoint: Endpoint, provider: str | None, model: str, kwargs: Any) -> None:
         self.tracker = tracker
@@ -378,8 +390,14 @@ def _finish(capture: _Capture, response: Any, hide: bool, is_async: bool) -> Any
     return response
 
 
-def run_sync(state: _State, endpoint: Endpoint, fn: Callable[..., Any], resource: Any, args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:  # fmt: skip
+def run_sync(
+    state: _State,
+    endpoint: Endpoint,
+    fn: Callable[..., Any],
+    resource: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """Call `fn(*args, **kwargs)` as the caller asked, and record it."""
     if _ACTIVE.get() or not state.enabled:
         return fn(*args, **kwargs)
@@ -397,8 +415,14 @@ def run_sync(state: _State, endpoint: Endpoint, fn: Callable[..., Any], resource
     return _finish(capture, response, hide, False)
 
 
-async def run_async(state: _State, endpoint: Endpoint, fn: Callable[..., Any], resource: Any,
-                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # fmt: skip
+async def run_async(
+    state: _State,
+    endpoint: Endpoint,
+    fn: Callable[..., Any],
+    resource: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """The async twin of `run_sync`."""
     if _ACTIVE.get() or not state.enabled:
         return await fn(*args, **kwargs)
@@ -416,8 +440,14 @@ async def run_async(state: _State, endpoint: Endpoint, fn: Callable[..., Any], r
     return _finish(capture, response, hide, True)
 
 
-def run_sync_iter(state: _State, endpoint: Endpoint, fn: Callable[..., Any], resource: Any,
-                  args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:  # fmt: skip
+def run_sync_iter(
+    state: _State,
+    endpoint: Endpoint,
+    fn: Callable[..., Any],
+    resource: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
     """A method that returns a stream without sending anything yet (a generator): wrap the stream."""
     if _ACTIVE.get() or not state.enabled:
         return fn(*args, **kwargs)
@@ -434,4 +464,3 @@ def run_sync_iter(state: _State, endpoint: Endpoint, fn: Callable[..., Any], res
     except Exception as exc:  # pragma: no cover - defensive
         internal_error(capture.tracker, exc)
         return stream
-

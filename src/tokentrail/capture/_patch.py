@@ -24,8 +24,20 @@ _MISSING = object()
 class _State:
     """One patched attribute: what was there, the wrapper, and the configs of the handles that hold it."""
 
-    __slots__ = ("owner_ref", "name", "original", "had_own", "wrapper", "configs", "config", "enabled",
-                 "provider_of", "sdk", "client_id", "__weakref__")  # fmt: skip
+    __slots__ = (
+        "owner_ref",
+        "name",
+        "original",
+        "had_own",
+        "wrapper",
+        "configs",
+        "config",
+        "enabled",
+        "provider_of",
+        "sdk",
+        "client_id",
+        "__weakref__",
+    )
 
     def __init__(self, owner: Any, name: str, provider_of: ProviderOf, sdk: str, client_id: int | None) -> None:
         is_class = isinstance(owner, type)
@@ -119,8 +131,17 @@ def _drop(state: _State) -> None:
             del _states[k]
 
 
-def patch(handle: Instrumentation, owner: Any, name: str, endpoint: Endpoint, kind: str, config: Config,
-          provider_of: ProviderOf, sdk: str, client_id: int | None = None) -> bool:  # fmt: skip
+def patch(
+    handle: Instrumentation,
+    owner: Any,
+    name: str,
+    endpoint: Endpoint,
+    kind: str,
+    config: Config,
+    provider_of: ProviderOf,
+    sdk: str,
+    client_id: int | None = None,
+) -> bool:
     """Wrap `owner.name` (a class's function or one resource object's bound method) for `handle`.
 
     `kind` is `sync`, `async` or `sync_iter` (see the `run_*` functions) or a callable
@@ -212,4 +233,3 @@ def patched_states() -> list[_State]:
     """The patches in force (for tests and `repr`)."""
     with _lock:
         return list(_states.values())
-

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncStream", "SyncStream"]
 
+
 class _Proxy:
     """Forwards everything it does not handle to the wrapped object, and passes isinstance checks."""
 
@@ -28,7 +29,7 @@ class _Proxy:
         object.__setattr__(self, "_tt_hide", hide_usage_chunk)
 
     @property  # type: ignore[misc]
-    def __class__(self) -> type:  # noqa: F811 - isinstance(proxy, openai.Stream) stays True
+    def __class__(self) -> type:
         return self.__wrapped__.__class__
 
     def __getattr__(self, name: str) -> Any:
@@ -149,4 +150,3 @@ class AsyncStream(_Proxy):
     async def aclose(self) -> Any:
         self._tt_capture.stream_ended()
         return await self.__wrapped__.aclose()
-

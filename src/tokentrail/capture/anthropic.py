@@ -20,8 +20,14 @@ from .usage import _get, from_anthropic
 
 __all__ = ["instrument_anthropic"]
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-               "cache_creation", "output_tokens_details")  # fmt: skip
+_USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "cache_creation",
+    "output_tokens_details",
+)
 
 
 def _provider_of(resource: Any) -> str | None:
@@ -226,7 +232,9 @@ _CLASS_TARGETS = (
 )
 
 
-def _patch_messages(handle: Instrumentation, resource: Any, is_async: bool, config: Config, client_id: int | None) -> None:
+def _patch_messages(
+    handle: Instrumentation, resource: Any, is_async: bool, config: Config, client_id: int | None
+) -> None:
     kind = "async" if is_async else "sync"
     for method in ("create", "parse"):
         patch(handle, resource, method, _MESSAGES, kind, config, _provider_of, "anthropic", client_id)

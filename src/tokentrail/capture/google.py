@@ -114,11 +114,29 @@ _GENERATE, _STREAM = GenerateEndpoint(), StreamEndpoint()
 
 
 def _patch_models(handle: Instrumentation, models: Any, is_async: bool, config: Config, client_id: int | None) -> None:
-    patch(handle, models, "generate_content", _GENERATE, "async" if is_async else "sync", config, _provider_of,
-          "google", client_id)  # fmt: skip
+    patch(
+        handle,
+        models,
+        "generate_content",
+        _GENERATE,
+        "async" if is_async else "sync",
+        config,
+        _provider_of,
+        "google",
+        client_id,
+    )
     # Sync: a generator (nothing is sent until it is iterated). Async: a coroutine returning an async iterator.
-    patch(handle, models, "generate_content_stream", _STREAM, "async" if is_async else "sync_iter", config,
-          _provider_of, "google", client_id)  # fmt: skip
+    patch(
+        handle,
+        models,
+        "generate_content_stream",
+        _STREAM,
+        "async" if is_async else "sync_iter",
+        config,
+        _provider_of,
+        "google",
+        client_id,
+    )
 
 
 def instrument_google(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:

@@ -297,7 +297,12 @@ class EmbeddingEndpoint(Endpoint):
         )
 
 
-_CHAT, _COMPLETION, _RESPONSES, _EMBEDDING = ChatEndpoint(), CompletionEndpoint(), ResponsesEndpoint(), EmbeddingEndpoint()
+_CHAT, _COMPLETION, _RESPONSES, _EMBEDDING = (
+    ChatEndpoint(),
+    CompletionEndpoint(),
+    ResponsesEndpoint(),
+    EmbeddingEndpoint(),
+)
 
 # (module, sync class, async class, methods, endpoint)
 _CLASS_TARGETS = (

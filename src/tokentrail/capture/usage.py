@@ -125,9 +125,7 @@ def from_openai_chat(usage: Any) -> Usage:
     read = _int(_get(details, "cached_tokens")) or _int(_get(usage, "prompt_cache_hit_tokens"))
     write = _int(_get(details, "cache_write_tokens")) or _int(_get(details, "cache_creation_tokens"))
     reasoning = _int(_get(_get(usage, "completion_tokens_details"), "reasoning_tokens"))
-    return _usage(
-        _int(_get(usage, "prompt_tokens")), _int(_get(usage, "completion_tokens")), read, write, 0, reasoning
-    )
+    return _usage(_int(_get(usage, "prompt_tokens")), _int(_get(usage, "completion_tokens")), read, write, 0, reasoning)
 
 
 def from_openai_responses(usage: Any) -> Usage:
@@ -166,8 +164,14 @@ def from_anthropic(usage: Any) -> Usage:
     if split > write:
         write = split
     thinking = _int(_get(_get(usage, "output_tokens_details"), "thinking_tokens"))
-    return _usage(_int(_get(usage, "input_tokens")) + read + write, _int(_get(usage, "output_tokens")),
-                  read, write, write_1h, thinking)  # fmt: skip
+    return _usage(
+        _int(_get(usage, "input_tokens")) + read + write,
+        _int(_get(usage, "output_tokens")),
+        read,
+        write,
+        write_1h,
+        thinking,
+    )
 
 
 def from_gemini(usage: Any) -> Usage:

@@ -7,7 +7,8 @@ The method depends on how much history there is, and the result names the one us
 - `mean_rate` — fewer than 14 full days: the mean daily spend times the days ahead (3 days at $10/day
   forecast about $300 for 30 days). The interval is wide: day-to-day spread (at least 25 % of the mean)
   plus the uncertainty of a mean from few days, with Student's t.
-- 14 days or more: the best of `level`, `linear_trend`, `seasonal_level` and `seasonal_trend` by AIC.
+- 14 days or more: the best of `level`, `linear_trend`, `seasonal_level` and `seasonal_trend` by BIC,
+  a trend only when its slope is at least 3 standard errors from zero (it is extrapolated for weeks).
   The seasonal models divide each day by a weekday factor (Monday..Sunday, mean 1), fit the level or
   linear trend on the weekday-adjusted series, and multiply back. The interval combines residual spread
   (inflated for day-to-day correlation) with the uncertainty of the fitted level and slope.
@@ -70,11 +71,17 @@ class _Model:
     factors: tuple[float, ...] | None
     first: date
     sigma: float
+    """Residual standard deviation of one day's spend."""
     df: int
     tbar: float
-    sxx: float
+    var_a: float
+    """Variance of the fitted level at day `tbar` (weekday-adjusted)."""
+    var_b: float
+    """Variance of the fitted slope (heteroscedasticity-consistent: later, larger days weigh in)."""
     inflation: float = 1.0
     """Variance multiplier of a sum of days, for positively correlated residuals."""
+    ref: float = 0.0
+    """Mean daily spend of the history: day-to-day noise is taken to grow with the level (costs vary in %)."""
 
     def point(self, day: date) -> float:
         t = (day - self.first).days
@@ -89,9 +96,9 @@ class _Model:
         s_f = sum(w * (self.factors[d.weekday()] if self.factors else 1.0) for d, w in days)
         s_ft = sum(w * (self.factors[d.weekday()] if self.factors else 1.0) * ((d - self.first).days - self.tbar)
                    for d, w in days)  # fmt: skip
-        var = self.sigma**2 * (sum(w * w for _, w in days) * self.inflation + s_f**2 / self.n)
-        if self.sxx and self.method.endswith("trend"):
-            var += self.sigma**2 * s_ft**2 / self.sxx
+        growth = [(max(self.point(d), self.ref) / self.ref) ** 2 if self.ref > 0 else 1.0 for d, _ in days]
+        noise = sum(w * w * g for (_, w), g in zip(days, growth, strict=True))
+        var = (self.sigma**2 * noise + s_f**2 * self.var_a + s_ft**2 * self.var_b) * self.inflation
         half = _t_quantile(0.5 + level / 2, self.df) * math.sqrt(var)
         return mean, max(0.0, mean - half), mean + half
 
@@ -118,6 +125,8 @@ def _fit_trend(ys: Sequence[float], first: date, seasonal: bool, trend: bool) ->
                 a, b, tbar, sxx = _ols([t for t, _ in keep], [z for _, z in keep])
             else:
                 a = sum(z for _, z in keep) / len(keep)
+    else:
+        keep = list(zip(ts, ys, strict=True))
     fitted = [(a + b * t) * (factors[w] if factors else 1.0) for t, w in zip(ts, wd, strict=True)]
     resid = [y - f for y, f in zip(ys, fitted, strict=True)]
     sse = sum(r * r for r in resid)
@@ -128,13 +137,21 @@ def _fit_trend(ys: Sequence[float], first: date, seasonal: bool, trend: bool) ->
     if sse > 0 and n > 2:
         rho = sum(resid[i] * resid[i - 1] for i in range(1, n)) / sse
     rho = min(max(rho, 0.0), 0.9)
+    # Parameter uncertainty from the weekday-adjusted residuals, HC3 (leverage-corrected White) so that noise
+    # growing with the level — costs vary in percent — widens the slope's uncertainty as it should.
+    nk = len(keep)
+    lev = [1 / nk + ((t - tbar) ** 2 / sxx if trend and sxx else 0.0) for t, _ in keep]
+    ez2 = [((z - (a + b * t)) / (1 - min(h, 0.9))) ** 2 for (t, z), h in zip(keep, lev, strict=True)]
+    var_a = sum(ez2) / nk**2
+    var_b = sum((t - tbar) ** 2 * e2 for (t, _), e2 in zip(keep, ez2, strict=True)) / sxx**2 if trend and sxx else 0.0
     method = ("seasonal_" if seasonal else "") + ("trend" if trend else "level")
     if method == "trend":
         method = "linear_trend"
-    model = _Model(method, n, a, b, tuple(factors) if factors else None, first, sigma, df, tbar, sxx,
-                   inflation=(1 + rho) / (1 - rho))  # fmt: skip
-    aic = n * math.log(max(sse, 1e-12 * max(1.0, sum(y * y for y in ys))) / n) + 2 * k
-    return model, aic
+    model = _Model(method, n, a, b, tuple(factors) if factors else None, first, sigma, df, tbar, var_a, var_b,
+                   inflation=(1 + rho) / (1 - rho), ref=sum(ys) / n)  # fmt: skip
+    # BIC, not AIC: a trend or weekday factors that are not clearly there would be extrapolated for a month.
+    bic = n * math.log(max(sse, 1e-12 * max(1.0, sum(y * y for y in ys))) / n) + k * math.log(n)
+    return model, bic
 
 
 def fit_daily(values: Sequence[float], first: date, *, today_so_far: float = 0.0, day_fraction: float = 1.0) -> _Model:
@@ -150,14 +167,18 @@ def fit_daily(values: Sequence[float], first: date, *, today_so_far: float = 0.0
     n = len(ys)
     if n == 0:
         if today_so_far <= 0:
-            return _Model("no_data", 1, 0.0, 0.0, None, first, 0.0, 1, 0.0, 0.0)
+            return _Model("no_data", 1, 0.0, 0.0, None, first, 0.0, 1, 0.0, 0.0, 0.0)
         rate = today_so_far / max(day_fraction, 1 / 24)
-        return _Model("today_run_rate", 1, rate, 0.0, None, first, 0.5 * rate, 1, 0.0, 0.0)
+        return _Model("today_run_rate", 1, rate, 0.0, None, first, 0.5 * rate, 1, 0.0, (0.5 * rate) ** 2, 0.0)
     if n < MIN_SEASONAL_DAYS:
         mean = sum(ys) / n
-        sd = statistics.stdev(ys) if n > 1 else 0.5 * mean
-        return _Model("mean_rate", n, mean, 0.0, None, first, max(sd, 0.25 * mean), max(1, n - 1), 0.0, 0.0)
+        sd = max(statistics.stdev(ys) if n > 1 else 0.5 * mean, 0.25 * mean)
+        return _Model("mean_rate", n, mean, 0.0, None, first, sd, max(1, n - 1), 0.0, sd * sd / n, 0.0)
     candidates = [_fit_trend(ys, first, seasonal, trend) for seasonal in (False, True) for trend in (False, True)]
+    # A trend is extrapolated for weeks, so it must be clearly there: |slope| at least 3 standard errors.
+    candidates = [
+        c for c in candidates if not c[0].method.endswith("trend") or c[0].b ** 2 >= 9 * c[0].var_b * c[0].inflation
+    ]
     return min(candidates, key=lambda c: c[1])[0]
 
 

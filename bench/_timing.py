@@ -14,6 +14,7 @@ shared: a single run says little.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -21,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,22 @@ class Report:
             print(
                 json.dumps({"script": self.script, "quick": self.quick, "figures": self.figures, "notes": self.notes})
             )
+
+
+@contextlib.contextmanager
+def json_figures(script: str, enabled: bool, figures: dict[str, dict[str, Any]], *, quick: bool) -> Iterator[None]:
+    """For scripts that print as they go: with `--json`, send their prints to stderr and end with the JSON object.
+
+    The script fills `figures` (key -> `summarize(...)`) while it runs; its readable output is unchanged.
+    """
+    if not enabled:
+        yield
+        return
+    out = sys.stdout
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+    out.write(json.dumps({"script": Path(script).stem, "quick": quick, "figures": figures, "notes": []}) + "\n")
+    out.flush()
 
 
 def machine() -> dict[str, str]:

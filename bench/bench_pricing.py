@@ -30,7 +30,11 @@ try:
 except ImportError:  # running from a checkout without an install
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from _timing import json_figures, summarize
+
 from tokentrail.pricing import calculate_cost, clear_prices
+
+FIGURES: dict[str, dict] = {}  # what --json prints: key -> median/min/max of the runs
 
 SEED = 1_000
 # Names every library is likely to know, as their users write them.
@@ -92,7 +96,9 @@ def per_call_us(fn: Callable[[], object], number: int, repeats: int) -> list[flo
     return runs
 
 
-def show(name: str, runs: list[float], reference: float | None = None) -> float:
+def show(name: str, runs: list[float], reference: float | None = None, key: str | None = None) -> float:
+    if key:
+        FIGURES[key] = summarize(runs, "µs", name.strip())
     median = statistics.median(runs)
     ratio = f"  ({reference / median:,.0f}x faster than genai-prices)" if reference and median < reference else ""
     print(f"  {name:<52} {median:9.2f} us  (min {min(runs):.2f} - max {max(runs):.2f}){ratio}")
@@ -112,11 +118,13 @@ def speed(quick: bool) -> None:
     theirs = show(
         "genai-prices calc_price('gpt-4o')",
         per_call_us(lambda: calc_price(Usage(input_tokens=1_200, output_tokens=300), "gpt-4o"), theirs_n, repeats),
+        key="genai_prices_us",
     )
     show(
         "tokentrail calculate_cost('gpt-4o')",
         per_call_us(lambda: calculate_cost("gpt-4o", 1_200, 300), ours_n, repeats),
         theirs,
+        key="calculate_cost_us",
     )
     show(
         "  ... with cache read and write ('claude-sonnet-4')",
@@ -206,7 +214,7 @@ def accuracy(n: int) -> None:
     print(f"\nAccuracy: of {n} random calls over {len(POPULAR)} popular models, how many cost what genai-prices says")
     print("  (right = within a millionth of the price; 'error' = the library raised, e.g. unknown model)")
 
-    def tally(name: str, price: Callable[[Case], Decimal | float]) -> None:
+    def tally(name: str, price: Callable[[Case], Decimal | float], key: str | None = None) -> None:
         right = wrong = errors = 0
         for case, truth in zip(sample, expected, strict=True):
             try:
@@ -219,12 +227,19 @@ def accuracy(n: int) -> None:
             else:
                 wrong += 1
         print(f"  {name:<52} {right:5} right {wrong:5} wrong {errors:5} error")
+        if key:
+            FIGURES[key] = {
+                **summarize([right], "", f"{name}: right of {n}"),
+                "of": n,
+                "wrong": wrong,
+                "errors": errors,
+            }
 
     def ours(case: Case) -> Decimal:
         model, i, o, r, w = case
         return calculate_cost(model, i, o, cache_read_tokens=r, cache_write_tokens=w).total
 
-    tally("tokentrail calculate_cost", ours)
+    tally("tokentrail calculate_cost", ours, key="calculate_cost_right")
     exact = sum(ours(case) == truth for case, truth in zip(sample, expected, strict=True))
     print(f"  {'  ... of which exactly equal':<52} {exact:5}")
     try:
@@ -245,10 +260,12 @@ def accuracy(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer iterations: finishes in seconds")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (for run_all.py)")
     args = parser.parse_args()
-    print(f"Python {sys.version.split()[0]} on {sys.platform}")
-    speed(args.quick)
-    accuracy(1_000)
+    with json_figures(__file__, args.json, FIGURES, quick=args.quick):
+        print(f"Python {sys.version.split()[0]} on {sys.platform}")
+        speed(args.quick)
+        accuracy(1_000)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 from functools import partial
 
+from _timing import json_figures, summarize
+
 # ---------------------------------------------------------------------------------------------------------------
 # Corpus: hand-written text of each kind, plus JSON generated from a fixed seed. Deterministic on every machine.
 # ---------------------------------------------------------------------------------------------------------------
@@ -683,6 +685,9 @@ def _fmt(rates: list[float]) -> str:
     return f"{statistics.median(rates):6.1f} ({min(rates):.1f}-{max(rates):.1f})"
 
 
+FIGURES: dict[str, dict] = {}  # what --json prints: key -> median/min/max of the runs
+
+
 def run_speed(*, quick: bool) -> None:
     from tokentrail.tokens import count_tokens, get_encoding
 
@@ -707,6 +712,13 @@ def run_speed(*, quick: bool) -> None:
         pairs = [(o, r) for run in timings for o, r in zip(run["ours"], run["raw"], strict=True)]
         overhead = statistics.median(o / r - 1 for o, r in pairs)
         per_call = statistics.median(o - r for o, r in pairs) / batch
+        kb = size // 1000
+        FIGURES[f"count_tokens_mbps_{kb}k"] = summarize(rates["ours"], "MB/s", f"count_tokens gpt-4o, {kb}KB")
+        FIGURES[f"tiktoken_mbps_{kb}k"] = summarize(rates["raw"], "MB/s", f"tiktoken encode_ordinary, {kb}KB")
+        FIGURES[f"count_tokens_overhead_{kb}k"] = {
+            **summarize([overhead * 100], "%", f"count_tokens overhead over tiktoken, {kb}KB (paired batches)"),
+            "per_call_us": per_call * 1e6,
+        }
         print(
             f"{size // 1000:>4}KB  {_fmt(rates['raw']):>24}  {_fmt(rates['ours']):>24}  {overhead * 100:+7.1f}%  "
             f"{per_call * 1e6:+7.2f}us"
@@ -720,12 +732,14 @@ def run_speed(*, quick: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, shorter runs (a few seconds)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (for run_all.py)")
     args = parser.parse_args()
-    run_speed(quick=args.quick)
-    print("\nEstimate error, tuning corpus (the text the heuristic's costs were read from):\n")
-    print(accuracy_table(corpus()))
-    print("\nEstimate error, held-out corpus (never used for tuning):\n")
-    print(accuracy_table(held_out()))
+    with json_figures(__file__, args.json, FIGURES, quick=args.quick):
+        run_speed(quick=args.quick)
+        print("\nEstimate error, tuning corpus (the text the heuristic's costs were read from):\n")
+        print(accuracy_table(corpus()))
+        print("\nEstimate error, held-out corpus (never used for tuning):\n")
+        print(accuracy_table(held_out()))
 
 
 if __name__ == "__main__":

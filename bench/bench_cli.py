@@ -25,6 +25,10 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+from _timing import json_figures, summarize
+
+FIGURES: dict[str, dict] = {}  # what --json prints: key -> median/min/max of the runs
+
 MODELS = [
     ("openai", "gpt-4o", "2.5", "10"),
     ("openai", "gpt-4o-mini", "0.15", "0.6"),
@@ -44,7 +48,9 @@ def _timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
     return times
 
 
-def _line(label: str, times: list[float]) -> None:
+def _line(label: str, times: list[float], key: str | None = None) -> None:
+    if key:
+        FIGURES[key] = summarize(times, "ms", label)
     print(f"  {label:<44} {statistics.median(times):7.1f} ms  ({min(times):.1f}–{max(times):.1f})", flush=True)
 
 
@@ -109,7 +115,13 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per timing")
     parser.add_argument("--calls", type=int, default=None, help="calls in the large store")
     parser.add_argument("--kind", choices=("sqlite", "jsonl"), default=None, help="store backend (default: sqlite)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (for run_all.py)")
     args = parser.parse_args()
+    with json_figures(__file__, args.json, FIGURES, quick=args.quick):
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     runs = args.runs or (10 if args.quick else 20)
     n = args.calls or (20_000 if args.quick else 1_000_000)
     kind = args.kind
@@ -129,19 +141,29 @@ def main() -> int:
             return f"sqlite:///{home / (name + '.db')}" if kind == "sqlite" else f"jsonl://{home / name}"
 
         print(f"tokentrail CLI benchmark — {runs} runs each, {kind} store, Python {sys.version.split()[0]}")
-        _line("python -c pass", _timed([sys.executable, "-c", "pass"], env, runs))
-        _line("tokentrail --help", _timed([exe, "--help"], env, runs))
+        _line("python -c pass", _timed([sys.executable, "-c", "pass"], env, runs), "python_ms")
+        importing = [sys.executable, "-c", "import tokentrail"]
+        _line("python -c 'import tokentrail'", _timed(importing, env, runs), "import_ms")
+        _line("tokentrail --help", _timed([exe, "--help"], env, runs), "help_ms")
         _line(
-            "tokentrail stats today (empty store)", _timed([exe, "stats", "today", "--store", url("empty")], env, runs)
+            "tokentrail stats today (empty store)",
+            _timed([exe, "stats", "today", "--store", url("empty")], env, runs),
+            "stats_today_empty_ms",
         )
         big = url("big")
         seconds = build_store(big, n)
         print(f"  (built a store of {n:,} calls in {seconds:.1f} s)")
-        _line(f"tokentrail stats today ({n:,} calls)", _timed([exe, "stats", "today", "--store", big], env, runs))
+        _line(
+            f"tokentrail stats today ({n:,} calls)",
+            _timed([exe, "stats", "today", "--store", big], env, runs),
+            "stats_today_big_ms",
+        )
+        FIGURES["stats_today_big_ms"]["calls"] = n
         base, _ = _peak_rss([exe, "stats", "today", "--store", big], env)
         peak, wall = _peak_rss([exe, "export", "--format", "jsonl", "--store", big], env)
         print(f"  peak memory, stats today                      {base:7.1f} MiB")
         print(f"  peak memory, export --format jsonl ({n:,})  {peak:7.1f} MiB  ({wall:.1f} s, {n / wall:,.0f} calls/s)")
+        FIGURES["export_peak_mib"] = summarize([peak], "MiB", f"peak memory, export --format jsonl ({n:,} calls)")
     return 0
 
 

@@ -8,6 +8,7 @@ again — after an interruption, or to top up — and only the calls that are no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone, tzinfo
@@ -84,7 +85,7 @@ def copy_calls(
     if isinstance(source_url, str) and isinstance(dest_url, str) and source_url == dest_url:
         if not source_url.startswith("memory://"):
             raise ValidationError(
-                f"--from and --to are the same store ({mask_url(source_url)!r}): nothing to copy; "
+                f"--from and --to are the same store ({_shown(source_url)!r}): nothing to copy; "
                 "give a different destination"
             )
     source = open_store(source_url) if isinstance(source_url, str) else source_url
@@ -98,6 +99,11 @@ def copy_calls(
     finally:
         if isinstance(source_url, str):
             source.close()
+
+
+def _shown(url: str) -> str:
+    # mask_url() leaves a `?password=…` alone; hide that one too.
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", mask_url(url))
 
 
 def _stream(

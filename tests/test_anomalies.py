@@ -66,10 +66,11 @@ def test_an_agents_3x_spike_is_found_and_attributed(any_store: Store) -> None:
     history(any_store, spikes={(8, "B"): 3.0})
     report = anomalies(days=14, store=any_store, tz="UTC", now=NOW)
     found = {(a.dimension, a.value) for a in report.anomalies}
-    assert ("agent", "B") in found and ("model", "gpt-4o-mini") in found
-    assert not any(a.value == "A" for a in report.anomalies)
+    # Agent B is the only user of gpt-4o-mini: one spike, named by the agent, the model folded into `also`.
+    assert found == {("agent", "B"), ("user", "u1")}  # u1 (half of A's and all of B's calls) doubled
     assert "total" not in {a.dimension for a in report.anomalies}  # $25 against $15 is not 2x
     spike = next(a for a in report.anomalies if a.dimension == "agent")
+    assert spike.also == ("model=gpt-4o-mini",)
     assert spike.at == datetime(2026, 11, 17, tzinfo=UTC)
     assert (spike.cost, spike.baseline, spike.excess, spike.ratio) == (Decimal(15), Decimal(5), Decimal(10), 3.0)
     assert spike.label == "agent=B"

@@ -1,17 +1,20 @@
 """Spend anomalies: days or hours whose spend is far above a robust baseline, and who drove them.
 
-For the total and for every value of each dimension (model, agent, user, project by default), the
+For the total and for every value of each dimension (agent, model, user, project by default), the
 spend per bucket over the window (missing buckets count as $0) is compared with a baseline that one
 spike cannot move: the **median** of that series (for hours, the median of the same hour of the day),
 with the **MAD** (median absolute deviation) as its spread. A bucket is an anomaly when its spend is
 
 - at least `factor` × the baseline (default 2×), and
 - more than 3 robust standard deviations (3 × 1.4826 × MAD) above it, and
-- at least `min_cost` above it (so cents do not page anyone).
+- at least `min_cost` above it, and at least `min_share` (5 %) of the total's usual spend per bucket,
+  so that a user who usually spends a cent does not stand out for spending ten.
 
 A value that spent in fewer than half of the buckets has no meaningful baseline and is not judged on
-its own (it can still be named as a driver); a dimension with a single value in the window is skipped,
-as it would only repeat the total. Each anomaly of the total lists its **drivers**: the
+its own (it can still be named as a driver). A dimension with a single value in the window is skipped:
+it would only repeat the total. A spike with exactly the same numbers as one of an earlier dimension
+(`model=o1` when only `agent=coder` uses it) is folded into that one's `also`, so the first dimension
+in `by` — the agent, by default — names it. Each anomaly of the total lists its **drivers**: the
 dimension values whose spend rose most above their own baselines in that bucket, with their share.
 """
 
@@ -66,6 +69,8 @@ class Anomaly:
     excess: Decimal
     drivers: tuple[Driver, ...] = ()
     """For the total: the values that drove it, largest excess first."""
+    also: tuple[str, ...] = ()
+    """Other series with exactly the same spike (`project=search` for `agent=rag`)."""
 
     @property
     def label(self) -> str:
@@ -82,6 +87,7 @@ class Anomaly:
             "ratio": None if self.ratio == float("inf") else round(self.ratio, 4), "excess_usd": str(self.excess),
             "drivers": [{"dimension": d.dimension, "value": d.value, "excess_usd": str(d.excess),
                          "share": round(d.share, 4)} for d in self.drivers],
+            "also": list(self.also),
         }  # fmt: skip
 
 
@@ -133,9 +139,10 @@ def anomalies(
     *,
     days: int = 14,
     bucket: str = "day",
-    by: Sequence[str] | str = ("model", "agent", "user", "project"),
+    by: Sequence[str] | str = ("agent", "model", "user", "project"),
     factor: float = 2.0,
     min_cost: Decimal | float | str = "0.01",
+    min_share: float = 0.05,
     tz: str | tzinfo | None = None,
     store: Store | str | None = None,
     now: datetime | None = None,
@@ -149,6 +156,7 @@ def anomalies(
         by: dimensions to judge and attribute (`label:KEY` too).
         factor: how many times the baseline counts as an anomaly.
         min_cost: the least excess (USD) worth reporting.
+        min_share: the least excess as a fraction of the total's usual spend per bucket.
         tz, store, now, **filters: as for the other reports.
 
     Example:
@@ -182,6 +190,9 @@ def anomalies(
 
     found: list[Anomaly] = []
     total = series_of(st.aggregate(flt, bucket=bucket, tz=zone)).get((), [Decimal(0)] * n)  # type: ignore[arg-type]
+    total_med, total_mad = _baselines(total, slots)
+    share = Decimal(str(min_share))
+    floors = [max(floor, share * m) for m in total_med]
     per_dim: dict[str, dict[tuple[str | None, ...], tuple[list[Decimal], list[Decimal], list[Decimal]]]] = {}
     for dim in dims:
         per_dim[dim] = {}
@@ -192,9 +203,9 @@ def anomalies(
             med, mad = _baselines(values, slots)
             per_dim[dim][key] = (values, med, mad)
             if sum(1 for v in values if v > 0) * 2 >= n:
-                found.extend(_judge(dim, key[0], starts, values, med, mad, factor, floor))
-    med, mad = _baselines(total, slots)
-    for a in _judge("total", None, starts, total, med, mad, factor, floor):
+                found.extend(_judge(dim, key[0], starts, values, med, mad, factor, floors))
+    found = _fold(found)
+    for a in _judge("total", None, starts, total, total_med, total_mad, factor, floors):
         i = index[a.at]
         drivers = sorted(
             (Driver(dim, key[0], v[i] - m[i], 0.0) for dim, groups in per_dim.items()
@@ -208,11 +219,25 @@ def anomalies(
     return AnomalyReport(window=window, bucket=bucket, by=dims, factor=float(factor), anomalies=found)
 
 
+def _fold(found: list[Anomaly]) -> list[Anomaly]:
+    """Fold anomalies with identical numbers in the same bucket into the first one's `also`."""
+    kept: dict[tuple[datetime, Decimal, Decimal], Anomaly] = {}
+    for a in found:
+        key = (a.at, a.cost, a.baseline)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = a
+        else:
+            kept[key] = Anomaly(first.at, first.dimension, first.value, first.cost, first.baseline, first.mad,
+                                first.ratio, first.excess, first.drivers, (*first.also, a.label))  # fmt: skip
+    return list(kept.values())
+
+
 def _judge(dim: str, value: str | None, starts: Sequence[datetime], values: Sequence[Decimal], med: Sequence[Decimal],
-           mad: Sequence[Decimal], factor: float, floor: Decimal) -> list[Anomaly]:  # fmt: skip
+           mad: Sequence[Decimal], factor: float, floors: Sequence[Decimal]) -> list[Anomaly]:  # fmt: skip
     out = []
     f = Decimal(str(factor))
-    for at, v, m, d in zip(starts, values, med, mad, strict=True):
+    for at, v, m, d, floor in zip(starts, values, med, mad, floors, strict=True):
         excess = v - m
         if v >= f * m and excess > Decimal(str(_Z * _MAD_SCALE)) * d and excess >= floor and v > 0:
             out.append(Anomaly(at, dim, value, v, m, d, float(v / m) if m else float("inf"), excess))

@@ -22,6 +22,7 @@ every figure alike.
 from __future__ import annotations
 
 import gc
+import importlib.util
 import os
 import queue
 import shutil
@@ -114,18 +115,20 @@ def measure(report: Report, key: str, label: str, args: Args, *, kind: str, runs
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--store", choices=("sqlite", "jsonl", "memory"), default="sqlite", help="the tracker's store")
+    p.add_argument("--store", choices=("sqlite", "jsonl", "memory"), help="the tracker's store (default: sqlite)")
     p.add_argument("--calls", type=int, help="calls per run (default 60,000; 5,000 with --quick)")
     args = p.parse_args()
     report = Report(__file__, args)
+    kind = args.store or ("sqlite" if importlib.util.find_spec("tokentrail.store.sqlite") else "jsonl")
     n = args.calls or (5_000 if args.quick else 60_000)
     runs = 3 if args.quick else 7
     full = record_args(n, seed=7)
     readme = [(m, i, o, {k: f[k] for k in README_FIELDS if k in f}) for m, i, o, f in full]
-    report.note(f"record(): {n:,} calls per run, {runs} runs, store {args.store}, writer running; "
+    report.note(f"record(): {n:,} calls per run, {runs} runs, store {kind}, writer running; "
                 f"timer floor {timer_floor_us(10_000):.3f} µs")  # fmt: skip
-    measure(report, "record", "tt.record, README call (model, tokens, agent, user)", readme, kind=args.store, runs=runs)
-    measure(report, "record_capture", "tt.record, capture call (~18 fields)", full, kind=args.store, runs=runs)
+    on = "" if kind == "sqlite" else f" [{kind} store: no SQLite store here]"
+    measure(report, "record", f"tt.record, README call (model, tokens, agent, user){on}", readme, kind=kind, runs=runs)
+    measure(report, "record_capture", f"tt.record, capture call (~18 fields){on}", full, kind=kind, runs=runs)
     p50s, p99s = [], []
     for _ in range(runs):
         lat = ceiling_us(readme)

@@ -436,6 +436,7 @@ def test_load_alerts_builds_channels_and_rules(tracker: Tracker, http: HttpRecei
         ({"channels": [{"type": "email", "host": "h", "from": "nobody", "to": "x@y"}]}, "sender='nobody'"),
         ({"rules": [{"type": "cost_spike", "windw": "1h"}]}, "unknown key 'windw'"),
         ({"rules": [{"type": "error_rate", "window": "soon"}]}, "window='soon'"),
+        ({"rules": [{"type": "latency", "by": "colour"}]}, r"rules\]\] #1: dimension='colour'"),
         ({"colour": "red"}, "unknown key"),
     ],
 )

@@ -137,7 +137,10 @@ def build_rule(table: Mapping[str, Any], where: str = "[[alerts.rules]]") -> Rul
         except (TokentrailError, ArithmeticError) as exc:
             raise ConfigError(f"{where}: {exc}") from None
         kwargs[key] = value
-    rule: Rule = cls(**kwargs)
+    try:
+        rule: Rule = cls(**kwargs)
+    except (TokentrailError, TypeError, ArithmeticError) as exc:
+        raise ConfigError(f"{where}: {exc}") from None
     return rule
 
 

@@ -44,6 +44,18 @@ def parse_duration(value: object, name: str = "duration") -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _coerce(rule: object) -> None:
+    """Let rules take `"1h"`, seconds and plain numbers: durations become timedeltas, `min_cost` a Decimal."""
+    for name in ("window", "baseline", "cooldown"):
+        if hasattr(rule, name) and not isinstance(getattr(rule, name), timedelta):
+            object.__setattr__(rule, name, parse_duration(getattr(rule, name), name))
+    if hasattr(rule, "min_cost") and not isinstance(rule.min_cost, Decimal):
+        object.__setattr__(rule, "min_cost", Decimal(str(rule.min_cost)))
+    by = getattr(rule, "by", None)
+    if by is not None:
+        check_dimension(by)
+
+
 @runtime_checkable
 class Rule(Protocol):
     name: str
@@ -77,6 +89,9 @@ class CostSpikeRule:
     min_cost: Decimal = Decimal("1")
     cooldown: timedelta = timedelta(hours=1)
     name: str = "cost_spike"
+
+    def __post_init__(self) -> None:
+        _coerce(self)
 
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
@@ -121,6 +136,9 @@ class ErrorRateRule:
     cooldown: timedelta = timedelta(minutes=30)
     name: str = "error_rate"
 
+    def __post_init__(self) -> None:
+        _coerce(self)
+
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
         alerts = []
@@ -149,6 +167,9 @@ class LatencyRule:
     cooldown: timedelta = timedelta(minutes=30)
     name: str = "latency_p95"
 
+    def __post_init__(self) -> None:
+        _coerce(self)
+
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
         alerts = []
@@ -176,6 +197,9 @@ class TokenRateRule:
     by: str | None = None
     cooldown: timedelta = timedelta(minutes=30)
     name: str = "token_rate"
+
+    def __post_init__(self) -> None:
+        _coerce(self)
 
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)

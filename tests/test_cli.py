@@ -163,6 +163,19 @@ def test_unreadable_store_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1 and result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
 
 
+def test_sqlite_store_of_a_newer_schema_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    for argv in (["stats", "--store", f"sqlite:///{path}"], ["costs", "--store", f"sqlite:///{path}"]):
+        assert main(argv) == 1  # the fast path and Typer alike
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("Error: ") and "999" in err, err
+
+
 @pytest.mark.postgres
 def test_store_of_a_newer_schema_is_one_line(pg_url: str) -> None:
     import psycopg

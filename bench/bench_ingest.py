@@ -10,9 +10,10 @@ store each run):
   builds the `Call` and writes batches of 1,000 (it drains every 50 ms, and the queue is sized to hold
   every call, so none is dropped);
 - `store.write`: the same calls already built, written in batches of 1,000: the store alone;
-- raw ceiling: the same rows, already encoded, in the same batches, written by the plainest means —
+- raw ceiling: the same rows, as plain values, in the same batches, written by the plainest means —
   SQLite `executemany` into an indexed table of the same columns (one transaction per batch, WAL);
-  JSONL one `os.write` of the encoded lines per batch; PostgreSQL `COPY` into an indexed table.
+  JSONL `json.dumps` of each row's `to_dict()` and one `os.write` per batch; PostgreSQL `COPY` into
+  an indexed table.
 
 PostgreSQL runs against the local server (`--pg-admin-url`, default as the tests use); each run gets a
 throwaway database, dropped at the end. A store that is not available here is reported as such.
@@ -152,22 +153,14 @@ def sqlite_raw(path: Path, rows: list[list[tuple[Any, ...]]]) -> float:
         conn.close()
 
 
-def jsonl_lines(batch: list[Call]) -> bytes:
-    """The batch as the JSONL store encodes it (or as `to_dict()` JSON, if it has no encoder to share)."""
-    from tokentrail.store import jsonl
-
-    encode = getattr(jsonl, "encode_calls", None)
-    if encode is not None:
-        return str(encode(batch)).encode()
-    return "".join(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in batch).encode()
-
-
-def jsonl_raw(path: Path, lines: list[bytes]) -> float:
+def jsonl_raw(path: Path, dicts: list[list[dict[str, Any]]]) -> float:
+    """`json.dumps` of each row (already plain data) and one `os.write` of the batch's lines."""
+    dumps = json.JSONEncoder(separators=(",", ":")).encode
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         start = time.perf_counter()
-        for data in lines:
-            os.write(fd, data)
+        for batch in dicts:
+            os.write(fd, "".join([dumps(d) + "\n" for d in batch]).encode())
         return time.perf_counter() - start
     finally:
         os.close(fd)
@@ -229,6 +222,7 @@ def main() -> None:
     record_args = [(c.model, c.input_tokens, c.output_tokens, record_fields(c)) for c in sample]
     batches = [sample[i : i + BATCH] for i in range(0, n, BATCH)]
     rows = [[row(c) for c in b] for b in batches]
+    dicts = [[c.to_dict() for c in b] for b in batches]
     report.note(f"ingest: {n:,} calls per run, batches of {BATCH:,}, {runs} runs per figure")
 
     plans: dict[str, list[tuple[str, str, Callable[[Path], float]]]] = {
@@ -242,8 +236,7 @@ def main() -> None:
             ("writer", "JSONL: record() → writer → flush",
              lambda d: through_writer(f"jsonl://{d}/calls", record_args, d / "home")),
             ("store", "JSONL: store.write (Calls built)", lambda d: store_write(f"jsonl://{d}/calls", batches)),
-            ("raw", "JSONL raw ceiling: os.write of encoded lines",
-             lambda d: jsonl_raw(d / "raw.jsonl", [jsonl_lines(b) for b in batches])),
+            ("raw", "JSONL raw ceiling: json.dumps + os.write per batch", lambda d: jsonl_raw(d / "raw.jsonl", dicts)),
         ],
         "postgres": [
             ("writer", "PostgreSQL: record() → writer → flush",

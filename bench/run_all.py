@@ -181,7 +181,10 @@ def run_all(quick: bool, only: set[str] | None, log: Callable[[str], None]) -> R
     for path in scripts(only):
         log(f"running {path.relative_to(ROOT)} ...")
         start = time.perf_counter()
-        results[path.stem] = run_script([sys.executable, str(path), *flags], timeout=timeout, env=python_env())
+        result = run_script([sys.executable, str(path), *flags], timeout=timeout, env=python_env())
+        if "unrecognized arguments: --json" in result.get("error", ""):
+            result = {"error": "prints text only (no --json): run it directly for its figures", "missing": True}
+        results[path.stem] = result
         error = results[path.stem].get("error")
         log(f"  {time.perf_counter() - start:.0f} s" + (f"  ERROR: {error}" if error else ""))
     peers = peer_scripts(only)
@@ -334,7 +337,7 @@ def notes(results: Results) -> list[str]:
     for script, data in results.items():
         for note in data.get("notes", []):
             out.append(f"{script}: {note.strip()}")
-        if "error" in data and not data.get("missing"):
+        if "error" in data:
             out.append(f"{script}: {data['error']}")
     return out
 

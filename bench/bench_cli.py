@@ -115,6 +115,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per timing")
     parser.add_argument("--calls", type=int, default=None, help="calls in the large store")
     parser.add_argument("--kind", choices=("sqlite", "jsonl"), default=None, help="store backend (default: sqlite)")
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="keep the stores in this folder and reuse a large store built there before",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures (for run_all.py)")
     args = parser.parse_args()
     with json_figures(__file__, args.json, FIGURES, quick=args.quick):
@@ -133,7 +139,8 @@ def _main(args: argparse.Namespace) -> int:
     if exe is None:
         raise SystemExit("the tokentrail console script is not installed: pip install -e .")
     with tempfile.TemporaryDirectory(prefix="tokentrail-bench-") as tmp:
-        home = Path(tmp)
+        home = args.dir or Path(tmp)
+        home.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENTRAIL_", "LLM_"))}
         env.update(TOKENTRAIL_HOME=str(home), TOKENTRAIL_TZ="UTC", NO_COLOR="1")
 
@@ -150,9 +157,16 @@ def _main(args: argparse.Namespace) -> int:
             _timed([exe, "stats", "today", "--store", url("empty")], env, runs),
             "stats_today_empty_ms",
         )
-        big = url("big")
-        seconds = build_store(big, n)
-        print(f"  (built a store of {n:,} calls in {seconds:.1f} s)")
+        big = url(f"big-{n}")
+        built = home / f"big-{n}.{kind}.done"  # written once the large store is complete
+        if args.dir and built.exists():
+            print(f"  (reusing the store of {n:,} calls in {home})")
+        else:
+            for stale in home.glob(f"big-{n}*"):  # an interrupted build: start again
+                shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+            seconds = build_store(big, n)
+            built.touch()
+            print(f"  (built a store of {n:,} calls in {seconds:.1f} s)")
         _line(
             f"tokentrail stats today ({n:,} calls)",
             _timed([exe, "stats", "today", "--store", big], env, runs),

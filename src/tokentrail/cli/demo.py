@@ -91,7 +91,5 @@ def _tour(url: str, tz: str | None) -> None:
     costs.run(opts, ["agent"], default_period="week")
     print()
     dims.run(opts, "models", 5, dims.SortKey.cost, default_period="week")
-    print(
-        f"\nmore: tokentrail patterns --store {url}  ·  tokentrail performance --store {url}  ·  "
-        f"tokentrail costs --by model,user --daily --store {url}"
-    )
+    print(f"\nexplore it with --store {url}, e.g. tokentrail patterns, tokentrail performance,")
+    print("tokentrail costs --by model,user --daily, tokentrail sessions, tokentrail watch")

@@ -136,6 +136,8 @@ def _text(result: Any, duration: float | None, top: int, color: bool) -> str:
         span = f"{_when(t.first_at, result.window.tz, with_date)} → {_when(t.last_at, result.window.tz, with_date)}"
         pairs.append(("session", f"{span} ({format_duration(duration)})"))
     out = kv_block(pairs, color=color, title=f"tokentrail stats — {_window_text(result)}")
+    if not t.calls:
+        out += "\n" + paint("  no calls in this window (tokentrail demo shows a week of sample traffic)", "dim", color)
     rows = result.by_model[:top] if top else []
     if rows:
         cols = [

@@ -169,7 +169,9 @@ def test_copy_streams_in_batches_oldest_first() -> None:
     for size, yielded in dest.batches:
         assert size <= 100 and yielded == written + size
         written += size
-    assert [c.id for c in dest._snapshot()] == [c.id for c in sorted(calls, key=lambda c: (c.started_at, c.id))]
+    assert [c.id for c in list(dest.calls(Filter(), newest_first=False))] == [
+        c.id for c in sorted(calls, key=lambda c: (c.started_at, c.id))
+    ]
 
 
 def test_an_interrupted_copy_is_finished_by_running_it_again() -> None:
@@ -178,10 +180,10 @@ def test_an_interrupted_copy_is_finished_by_running_it_again() -> None:
     dest = RecordingDest(source, fail_at_batch=4)
     with pytest.raises(StoreError, match="went away"):
         copy_calls(source, dest, batch_size=100)
-    assert len(dest._snapshot()) == 400
+    assert len(list(dest.calls(Filter(), newest_first=False))) == 400
     dest.fail_at_batch = None
     assert copy_calls(source, dest, batch_size=100) == CopyResult(1000, 600, 400)
-    assert sorted(c.id for c in dest._snapshot()) == sorted(c.id for c in calls)
+    assert sorted(c.id for c in list(dest.calls(Filter(), newest_first=False))) == sorted(c.id for c in calls)
 
 
 @pytest.mark.parametrize(

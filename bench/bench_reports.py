@@ -236,20 +236,32 @@ class PostgresTarget:
         self._close()
 
 
-def build(targets: list[Any], n: int, report: Report) -> None:
+def build(targets: list[Any], n: int, report: Report) -> list[Any]:
+    """Build the targets not cached yet, in one pass over the generated calls; returns the ones that work."""
     todo = [t for t in targets if not t.cached()]
-    if not todo:
-        return
+    failed = []
     start = time.perf_counter()
-    for t in todo:
-        t.start()
+    for t in list(todo):
+        try:
+            t.start()
+        except Exception as exc:
+            report.text(f"report_summary_{t.kind}_{n}", f"{t.kind} {n:,}", f"error while building: {exc}")
+            todo.remove(t)
+            failed.append(t)
     for batch in batches(n, seed=SEED, days=30, size=50_000 if n >= 1_000_000 else 5_000):
-        for t in todo:
-            t.write(batch)
+        for t in list(todo):
+            try:
+                t.write(batch)
+            except Exception as exc:  # e.g. the PostgreSQL server restarted under us: the others go on
+                report.text(f"report_summary_{t.kind}_{n}", f"{t.kind} {n:,}", f"error while building: {exc}")
+                todo.remove(t)
+                failed.append(t)
     for t in todo:
         t.finish()
-    kinds = ", ".join(t.kind for t in todo)
-    report.note(f"  built {n:,} calls into {kinds} (and plain tables) in {time.perf_counter() - start:.0f} s; cached")
+    if todo:
+        kinds = ", ".join(t.kind for t in todo)
+        report.note(f"  built {n:,} calls into {kinds} (and plain tables) in {time.perf_counter() - start:.0f} s")
+    return [t for t in targets if t not in failed]
 
 
 def measure(report: Report, target: Any, n: int, runs: int) -> None:
@@ -310,7 +322,7 @@ def main() -> None:
         if args.rebuild:
             for t in targets:
                 t.drop()
-        build(targets, n, report)
+        targets = build(targets, n, report)
         runs = 3 if args.quick else (9 if n <= 1_000_000 else 5)
         for t in targets:
             measure(report, t, n, runs)

@@ -211,12 +211,12 @@ def available(kind: str, admin_url: str) -> str | None:
 
 def main() -> None:
     p = parser(__doc__)
-    p.add_argument("--calls", type=int, help="calls per run (default 200,000; 5,000 with --quick)")
+    p.add_argument("--calls", type=int, help="calls per run (default 100,000; 5,000 with --quick)")
     p.add_argument("--stores", default="sqlite,jsonl,postgres", help="comma-separated: sqlite, jsonl, postgres")
     p.add_argument("--pg-admin-url", default=PG_ADMIN)
     args = p.parse_args()
     report = Report(__file__, args)
-    n = args.calls or (5_000 if args.quick else 200_000)
+    n = args.calls or (5_000 if args.quick else 100_000)
     runs = 3 if args.quick else 5
     sample = make_calls(n, seed=11)
     record_args = [(c.model, c.input_tokens, c.output_tokens, record_fields(c)) for c in sample]

@@ -166,7 +166,11 @@ def test_status_gives_spent_remaining_projection_and_run_out_date(shared_store: 
     assert scoped.status(now=now).spent_usd == Decimal(7)
     assert scoped.status(now=now).runs_out_at is None  # $7 in 10 days will not reach $100 this month
     d = s.to_dict()
-    assert d["spent_usd"] == "47" and d["remaining_usd"] == "53" and d["runs_out_at"].startswith("2026-11-22")
+    assert (
+        Decimal(d["spent_usd"]) == 47
+        and Decimal(d["remaining_usd"]) == 53
+        and d["runs_out_at"].startswith("2026-11-22")
+    )
     tracker.close()
 
 

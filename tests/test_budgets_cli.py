@@ -48,7 +48,8 @@ def test_set_list_status_rm(url: str) -> None:
     assert listed == [{"name": "router-daily", "limit_usd": "10", "limit_tokens": None, "period": "day",
                        "scope": "agent=router", "tz": "UTC", "thresholds": [0.5, 0.9], "enforce": True}]  # fmt: skip
     (status,) = json.loads(run("budget", "status", "router-daily", "--store", url, "-f", "json").stdout)
-    assert status["spent_usd"] == "2.5" and status["remaining_usd"] == "7.5" and status["percent"] == 25.0
+    assert Decimal(status["spent_usd"]) == Decimal("2.5") and Decimal(status["remaining_usd"]) == Decimal("7.5")
+    assert status["percent"] == 25.0
     table = run("budget", "status", "--store", url).stdout
     assert "router-daily (enforced)" in table and "$2.50" in table and "25.0%" in table
     csv = run("budget", "status", "--store", url, "-f", "csv").stdout.splitlines()

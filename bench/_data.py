@@ -65,10 +65,12 @@ AGENTS: dict[str | None, str] = {
 }  # fmt: skip
 TEAMS = ("platform", "growth", "billing", "search", "support", "research")
 FEATURES = ("chat", "search", "summary", "triage", "autocomplete", "report", "translate", "extract")
-ENVIRONMENTS = ("prod", "staging", "dev")
 ERRORS = (("RateLimitError", "Rate limit reached; retry after 2s"), ("APITimeoutError", "Request timed out"),
           ("InternalServerError", "The server had an error while processing your request"))  # fmt: skip
 FINISH = ("stop", "tool_calls", "length")
+_FINISH_CUM = (0.82, 0.97)  # stop, tool_calls, length
+_ERROR_CUM = (0.6, 0.85)  # rate limit, time-out, server error
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 USERS = 5_000
 LATE_SHARE = 0.05
 ERROR_SHARE = 0.025
@@ -103,7 +105,7 @@ def _priced(model: str, provider: str, i: int, o: int, read: int, write: int, at
     }
 
 
-def _fields(n: int, seed: int, days: float, end: datetime, start_index: int = 0) -> Iterator[dict[str, Any]]:
+def _fields(n: int, seed: int, days: float, end: datetime) -> Iterator[dict[str, Any]]:
     """Every generated call as a dict of `Call` fields (ids and prices included)."""
     rng = random.Random(seed)
     models = list(MODELS)
@@ -160,7 +162,7 @@ def _fields(n: int, seed: int, days: float, end: datetime, start_index: int = 0)
             "ttft_ms": round(duration * (0.05 + 0.25 * rand()), 3) if streamed and success else None,
             "finish_reason": finish,
             "streamed": streamed,
-            "response_id": f"resp_{seed:x}_{start_index + i:x}" if success and provider != "google" else None,
+            "response_id": f"resp_{seed:x}_{i:x}" if success and provider != "google" else None,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
             "cache_read_tokens": read,
@@ -181,11 +183,6 @@ def _fields(n: int, seed: int, days: float, end: datetime, start_index: int = 0)
         }
         fields.update(_priced(model, provider, input_tokens, output_tokens, read, write, at))
         yield fields
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FINISH_CUM = (0.82, 0.97)  # stop, tool_calls, length
-_ERROR_CUM = (0.6, 0.85)  # rate limit, time-out, server error
 
 
 def batches(

@@ -319,7 +319,14 @@ def markdown(rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def header(quick: bool) -> str:
+def load() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def header(quick: bool, load_before: str) -> str:
     m = machine()
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
@@ -329,6 +336,7 @@ def header(quick: bool) -> str:
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"tokentrail benchmarks{' (--quick: small sizes)' if quick else ''} — {when}, commit {commit}\n"
             f"{m['cpus']} CPUs ({m['cpu']}), {m['memory']} RAM, Python {m['python']}, {m['platform']}\n"
+            f"Load average (1/5/15 min) {load_before} at the start, {load()} at the end: the machine is shared.\n"
             "Each figure: median of several runs (min–max in brackets), all measured in this one run.")  # fmt: skip
 
 
@@ -347,11 +355,12 @@ def main() -> None:
     p.add_argument("--only", help="comma-separated scripts to run (bench_record or record, peers/record)")
     args = p.parse_args()
     only = {s.strip() for s in args.only.split(",")} if args.only else None
+    load_before = load()
     results = run_all(args.quick, only, log=lambda text: print(text, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps({"machine": machine(), "quick": args.quick, "results": results}))
         return
-    print(header(args.quick))
+    print(header(args.quick, load_before))
     print()
     print(markdown(table(results)))
     extra = notes(results)

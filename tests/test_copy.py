@@ -129,6 +129,18 @@ def test_since_and_until_select_a_window(tmp_path: Path) -> None:
     assert again == CopyResult(read=len(whole_days), written=0, skipped_duplicates=len(whole_days))
 
 
+def test_a_corrupt_line_in_the_source_is_skipped_and_the_rest_copied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    source, dest = jsonl_url(tmp_path, "a"), jsonl_url(tmp_path, "b")
+    seed(source, make_calls(300))
+    day_file = sorted((tmp_path / "a").glob("*/telemetry.jsonl"))[0]
+    with day_file.open("ab") as f:
+        f.write(b'{"id": "torn", "started_at": "2025-03-01T')
+    assert copy_calls(source, dest) == CopyResult(300, 300, 0)
+    assert any(f"{day_file}:" in r.getMessage() for r in caplog.records)
+
+
 class CountingSource(MemoryStore):
     """A source that counts how many calls its cursor has handed out."""
 

@@ -13,8 +13,9 @@ numeric in PostgreSQL). Timed, warm (one run first), median and min-max of sever
   the p95 alone in SQL (`percentile_cont` in PostgreSQL; a window function in SQLite, which has none).
 
 The generated databases are cached under `bench/out/` (SQLite files; PostgreSQL databases named
-`tt_bench_reports_<size>_s<seed>_v<version>` on the local server), keyed by size, seed and generator
-version, so only the first run pays for building them (10 M calls: several minutes). `--rebuild`
+`tt_bench_reports_<size>_s<seed>_v<version>_<code>` on the local server), keyed by size, seed,
+generator version and a hash of the store's source (a database written by other store code is never
+reused), so only the first run pays for building them (10 M calls: several minutes). `--rebuild`
 builds them again; `--drop-cache` removes them.
 """
 
@@ -42,6 +43,19 @@ from tokentrail.model import Call
 SEED = 42
 DATA_VERSION = 1
 """Bump when `_data.py` changes what it generates: cached databases of another version are rebuilt."""
+
+
+def code_key(kind: str) -> str:
+    """8 hex digits of the store's own source: a cached database written by other store code is not reused."""
+    import hashlib
+
+    folder = Path(tokentrail.__file__).parent / "store"
+    names = {"sqlite": ("sqlite.py", "_sql.py", "migrations.py"), "postgres": ("postgres.py",)}[kind]
+    digest = hashlib.sha256()
+    for name in (*names, "base.py"):
+        path = folder / name
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:8]
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 SINCE_US = int((END - timedelta(days=30)).timestamp() * 1e6)
 UNTIL_US = int(END.timestamp() * 1e6)
@@ -98,7 +112,7 @@ class SqliteTarget:
     kind = "sqlite"
 
     def __init__(self, n: int) -> None:
-        key = f"{n}-s{SEED}-v{DATA_VERSION}"
+        key = f"{n}-s{SEED}-v{DATA_VERSION}-{code_key('sqlite')}"
         self.path = OUT / f"reports-{key}.db"
         self.raw_path = OUT / f"reports-raw-{key}.db"
         self.url = f"sqlite:///{self.path}"
@@ -168,7 +182,7 @@ class PostgresTarget:
 
     def __init__(self, n: int, admin_url: str) -> None:
         self.admin_url = admin_url
-        self.name = f"tt_bench_reports_{n}_s{SEED}_v{DATA_VERSION}"
+        self.name = f"tt_bench_reports_{n}_s{SEED}_v{DATA_VERSION}_{code_key('postgres')}"
         self.url = admin_url.rsplit("/", 1)[0] + f"/{self.name}"
 
     def cached(self) -> bool:

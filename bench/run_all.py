@@ -333,6 +333,10 @@ def header(quick: bool, load_before: str) -> str:
                                 check=False).stdout.strip() or "unknown"  # fmt: skip
     except OSError:
         commit = "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "bench"], capture_output=True, text=True,
+                           cwd=ROOT, check=False).stdout.strip()  # fmt: skip
+    if dirty:
+        commit += " + uncommitted changes in src/ or bench/"
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (f"tokentrail benchmarks{' (--quick: small sizes)' if quick else ''} — {when}, commit {commit}\n"
             f"{m['cpus']} CPUs ({m['cpu']}), {m['memory']} RAM, Python {m['python']}, {m['platform']}\n"

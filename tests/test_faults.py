@@ -33,8 +33,8 @@ import typer
 from typer.testing import CliRunner, Result
 
 from tokentrail import Call, SchemaVersionError, StoreError, Tracker, ValidationError
+from tokentrail.cli import COMMANDS, build_app
 from tokentrail.cli import doctor as doctor_command
-from tokentrail.cli.app import make_app
 from tokentrail.config import default_home
 from tokentrail.model import new_call_id
 from tokentrail.spool import Spool, spool_status
@@ -78,8 +78,10 @@ def via_port(pg_url: str, port: int) -> str:
 
 
 def doctor(*args: str) -> Result:
-    app: typer.Typer = make_app()
-    doctor_command.register(app)
+    """`tokentrail doctor …` through the real app (registering the command if cli.COMMANDS lacks it yet)."""
+    app: typer.Typer = build_app()
+    if "doctor" not in COMMANDS:
+        doctor_command.register(app)
     return CliRunner().invoke(app, ["doctor", *args])
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -174,14 +175,16 @@ def write_peer_inputs(quick: bool) -> Path:
     return path
 
 
-def run_all(quick: bool, only: set[str] | None, log: Callable[[str], None]) -> Results:
+def run_all(quick: bool, only: set[str] | None, log: Callable[[str], None],
+            extra: dict[str, list[str]] | None = None) -> Results:  # fmt: skip
     results: Results = {}
     timeout = 600.0 if quick else 4 * 3600.0
     flags = ["--json", *(["--quick"] if quick else [])]
     for path in scripts(only):
         log(f"running {path.relative_to(ROOT)} ...")
         start = time.perf_counter()
-        result = run_script([sys.executable, str(path), *flags], timeout=timeout, env=python_env())
+        more = (extra or {}).get(path.stem, [])
+        result = run_script([sys.executable, str(path), *flags, *more], timeout=timeout, env=python_env())
         if "unrecognized arguments: --json" in result.get("error", ""):
             result = {"error": "prints text only (no --json): run it directly for its figures", "missing": True}
         results[path.stem] = result
@@ -357,10 +360,22 @@ def notes(results: Results) -> list[str]:
 def main() -> None:
     p = parser(__doc__)
     p.add_argument("--only", help="comma-separated scripts to run (bench_record or record, peers/record)")
+    p.add_argument(
+        "--with",
+        dest="extra",
+        action="append",
+        default=[],
+        metavar='SCRIPT="ARGS"',
+        help='more arguments for one script, e.g. --with bench_reports="--sizes 1000000" (repeatable)',
+    )
     args = p.parse_args()
+    extra = {}
+    for item in args.extra:
+        name, _, more = item.partition("=")
+        extra[name.strip()] = shlex.split(more)
     only = {s.strip() for s in args.only.split(",")} if args.only else None
     load_before = load()
-    results = run_all(args.quick, only, log=lambda text: print(text, file=sys.stderr, flush=True))
+    results = run_all(args.quick, only, log=lambda text: print(text, file=sys.stderr, flush=True), extra=extra)
     if args.json:
         print(json.dumps({"machine": machine(), "quick": args.quick, "results": results}))
         return

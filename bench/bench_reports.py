@@ -253,6 +253,8 @@ class PostgresTarget:
 def build(targets: list[Any], n: int, report: Report) -> list[Any]:
     """Build the targets not cached yet, in one pass over the generated calls; returns the ones that work."""
     todo = [t for t in targets if not t.cached()]
+    if not todo:
+        return targets
     failed = []
     start = time.perf_counter()
     for t in list(todo):

@@ -85,7 +85,7 @@ def copy_calls(
     if isinstance(source_url, str) and isinstance(dest_url, str) and source_url == dest_url:
         if not source_url.startswith("memory://"):
             raise ValidationError(
-                f"--from and --to are the same store ({_shown(source_url)!r}): nothing to copy; "
+                f"source and destination are the same store ({_shown(source_url)!r}): nothing to copy; "
                 "give a different destination"
             )
     source = open_store(source_url) if isinstance(source_url, str) else source_url

@@ -44,7 +44,7 @@ from dataclasses import fields
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,8 @@ try:
     from psycopg import errors as pg_errors
 except ImportError:  # pragma: no cover - exercised only without the postgres extra
     psycopg = None  # type: ignore[assignment]
+
+_T = TypeVar("_T")
 
 __all__ = ["LATENCY_MAX_RELATIVE_ERROR", "LATENCY_RATIO", "MIGRATIONS", "PostgresStore"]
 
@@ -167,15 +169,42 @@ def _rollup_upsert(table: str, unit: str, source: str) -> str:
     )
 
 
-def _latency_upsert(source: str) -> str:
-    """SQL folding the latencies of the calls rows of `source` into `latency_daily`."""
+_METRIC_VALUES = "CROSS JOIN LATERAL (VALUES (0::smallint, s.duration_ms), (1::smallint, s.ttft_ms)) AS m(metric, v)"
+
+
+def _hist_upsert(table: str, keys: dict[str, str], source: str, sign: str) -> str:
+    """SQL adding (`sign` "-": removing) the latencies of the calls rows `source` (alias s) to `table`.
+
+    `keys` maps each key column of `table` (after `metric`) to its SQL over `s`. The batch is binned and
+    counted, one `{bin: count}` object per key, then merged into the stored object by `hist_add`.
+    """
+    cols = ", ".join(keys)
+    n = len(keys) + 1
     return (
-        "INSERT INTO tokentrail.latency_daily AS r (metric, day, dims_id, bin, n) "
-        "SELECT m.metric, date_trunc('day', s.started_at, 'UTC'), s.dims_id, tokentrail.latency_bin(m.v), count(*) "
-        f"FROM {source} CROSS JOIN LATERAL (VALUES (0::smallint, s.duration_ms), (1::smallint, s.ttft_ms)) "
-        "AS m(metric, v) WHERE m.v IS NOT NULL GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4 "
-        "ON CONFLICT (metric, day, dims_id, bin) DO UPDATE SET n = r.n + EXCLUDED.n"
+        f"INSERT INTO tokentrail.{table} AS r (metric, {cols}, hist) "
+        f"SELECT metric, {cols}, jsonb_object_agg(bin, n) FROM ("
+        f"SELECT m.metric, {', '.join(f'{e} AS {c}' for c, e in keys.items())}, "
+        f"tokentrail.latency_bin(m.v) AS bin, {sign}count(*) AS n FROM {source} {_METRIC_VALUES} "
+        f"WHERE m.v IS NOT NULL GROUP BY {', '.join(str(i + 1) for i in range(n + 1))}) t "
+        f"GROUP BY {', '.join(str(i + 1) for i in range(n))} ORDER BY {', '.join(str(i + 1) for i in range(n))} "
+        f"ON CONFLICT (metric, {cols}) DO UPDATE SET hist = tokentrail.hist_add(r.hist, EXCLUDED.hist)"
     )
+
+
+def _latency_upsert(source: str, sign: str = "") -> str:
+    """SQL adding (`sign` "-": removing) the latencies of `source` (alias s) to `latency_daily`."""
+    return _hist_upsert("latency_daily", {"day": "date_trunc('day', s.started_at, 'UTC')", "dims_id": "s.dims_id"},
+                        source, sign)  # fmt: skip
+
+
+def _model_latency_upsert(source: str, sign: str = "") -> str:
+    """SQL adding (`sign` "-": removing) the latencies of `source` (alias s) to `latency_by_model`, every level."""
+    start = (
+        "date_bin(CASE lv.level WHEN 0 THEN interval '4 hours' WHEN 1 THEN interval '1 day' ELSE interval '8 days' "
+        "END, s.started_at, timestamptz '1970-01-01 00:00:00+00')"  # blocks counted from the epoch, like _floor()
+    )
+    levels = f"{source} CROSS JOIN (VALUES (0::smallint), (1::smallint), (2::smallint)) AS lv(level)"
+    return _hist_upsert("latency_by_model", {"level": "lv.level", "start": start, "model": "s.model"}, levels, sign)
 
 
 def m001_create_calls(conn: Any) -> None:
@@ -218,7 +247,7 @@ def m002_create_meta(conn: Any) -> None:
 
 def m003_create_rollups(conn: Any) -> None:
     """Why: a 30-day report over a million calls must not read a million rows. Hourly and daily totals per
-    combination of the common dimensions, and daily latency histograms, answer it from a few thousand rows.
+    combination of the common dimensions, and latency histograms, answer it from a few thousand rows.
     Existing calls are numbered and folded in, so a store upgraded from version 2 reports the same numbers."""
     text = 'text COLLATE "C"'
     conn.execute(f"""
@@ -236,19 +265,37 @@ def m003_create_rollups(conn: Any) -> None:
     for table in ("hourly", "daily"):
         conn.execute(f"CREATE TABLE tokentrail.{table} (bucket timestamptz NOT NULL, dims_id integer NOT NULL, "
                      f"{_TOTALS_DDL}, PRIMARY KEY (bucket, dims_id))")  # fmt: skip
+    # A histogram is one jsonb object {bin: count} per row: a batch merges into a few dozen rows, not thousands.
     conn.execute("""
         CREATE TABLE tokentrail.latency_daily (
-            metric smallint NOT NULL, day timestamptz NOT NULL, dims_id integer NOT NULL, bin integer NOT NULL,
-            n bigint NOT NULL, PRIMARY KEY (metric, day, dims_id, bin)
+            metric smallint NOT NULL, day timestamptz NOT NULL, dims_id integer NOT NULL, hist jsonb NOT NULL,
+            PRIMARY KEY (metric, day, dims_id)
+        )""")
+    # The same per model alone, in 4-hour, day and 8-day blocks, so "p95 by model over 30 days" merges a few
+    # dozen histograms instead of one per dims row and day.
+    conn.execute("""
+        CREATE TABLE tokentrail.latency_by_model (
+            metric smallint NOT NULL, level smallint NOT NULL, start timestamptz NOT NULL,
+            model text COLLATE "C" NOT NULL, hist jsonb NOT NULL, PRIMARY KEY (metric, level, start, model)
         )""")
     # Bin i holds [1.02^i, 1.02^(i+1)); an inlinable SQL function so writes and reads bin identically.
     conn.execute(f"""
         CREATE FUNCTION tokentrail.latency_bin(v double precision) RETURNS integer
         LANGUAGE sql IMMUTABLE PARALLEL SAFE
         AS $$ SELECT CASE WHEN v > 0 THEN floor(ln(v) / ln({LATENCY_RATIO}))::integer ELSE {_ZERO_BIN} END $$""")
+    # The sum of two histograms, bins whose count falls to 0 (after a delete) left out.
+    conn.execute("""
+        CREATE FUNCTION tokentrail.hist_add(a jsonb, b jsonb) RETURNS jsonb
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE
+        AS $$ SELECT coalesce(jsonb_object_agg(k, n), '{}') FROM (
+                SELECT k, sum(v::bigint) AS n FROM (
+                    SELECT * FROM jsonb_each_text(a) UNION ALL SELECT * FROM jsonb_each_text(b)) e(k, v)
+                GROUP BY k) t
+              WHERE n <> 0 $$""")
     conn.execute(_rollup_upsert("hourly", "hour", "tokentrail.calls"))
     conn.execute(_rollup_upsert("daily", "day", "tokentrail.calls"))
     conn.execute(_latency_upsert("tokentrail.calls s"))
+    conn.execute(_model_latency_upsert("tokentrail.calls s"))
 
 
 _DIMS_KEY_SQL = "jsonb_build_array({}, {}, {}, {}, {}, {}, {})::text"
@@ -370,16 +417,50 @@ class _Params(dict):  # type: ignore[type-arg]
         return f"%({name})s"
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_UNITS = {
+    "hour": timedelta(hours=1),
+    "4hour": timedelta(hours=4),
+    "day": timedelta(days=1),
+    "8day": timedelta(days=8),
+}
+"""UTC blocks, each a whole number of the one before, all counted from the epoch."""
+_LEVELS = {"4hour": 0, "day": 1, "8day": 2}
+"""The block sizes of `latency_by_model`, by level number."""
+_Range = tuple[datetime | None, datetime | None]
+
+
 def _floor(t: datetime, unit: str) -> datetime:
-    t = t.astimezone(timezone.utc)
-    if unit == "hour":
-        return t.replace(minute=0, second=0, microsecond=0)
-    return t.replace(hour=0, minute=0, second=0, microsecond=0)
+    step = _UNITS[unit]
+    return _EPOCH + (t - _EPOCH) // step * step
 
 
 def _ceil(t: datetime, unit: str) -> datetime:
     f = _floor(t, unit)
-    return f if f == t else f + (timedelta(hours=1) if unit == "hour" else timedelta(days=1))
+    return f if f == t else f + _UNITS[unit]
+
+
+def _decompose(since: datetime | None, until: datetime | None, units: Sequence[str]) -> tuple[list[_Range], list[Any]]:
+    """Split [since, until) into raw edges (parts of a `units[0]` block) and whole blocks, each as coarse as it can be.
+
+    Returns:
+        The raw (lo, hi) ranges, and (unit, lo, hi) ranges of whole blocks; None is unbounded.
+    """
+    a = None if since is None else _ceil(since, units[0])
+    b = None if until is None else _floor(until, units[0])
+    if a is not None and b is not None and a >= b:
+        return [(since, until)], []
+    raw = [(lo, hi) for lo, hi in ((since, a), (b, until)) if lo is not None and lo != hi]
+    blocks: list[Any] = []
+    for unit, coarser in zip(units, (*units[1:], None), strict=True):
+        na = None if a is None or coarser is None else _ceil(a, coarser)
+        nb = None if b is None or coarser is None else _floor(b, coarser)
+        if coarser is None or (na is not None and nb is not None and na >= nb):
+            blocks.append((unit, a, b))
+            break
+        blocks += [(unit, lo, hi) for lo, hi in ((a, na), (nb, b)) if lo is not None and lo != hi]
+        a, b = na, nb
+    return raw, blocks
 
 
 def _group_order(kv: tuple[tuple[datetime | None, tuple[str | None, ...]], Any]) -> Any:
@@ -464,7 +545,8 @@ class PostgresStore:
             pool_timeout: Seconds to wait for a free connection before raising `StoreError`.
             use_rollups: Answer from the rollup tables where they can answer (False: always the raw table).
             exact_percentiles_up_to: Above this many values, percentiles come from the latency histograms
-                (within `LATENCY_MAX_RELATIVE_ERROR`) instead of sorting every value.
+                (within `LATENCY_MAX_RELATIVE_ERROR`) instead of sorting every value; 0 means always, where the
+                histograms can answer.
 
         Raises:
             StoreError: psycopg is not installed, or the database cannot be reached or set up.
@@ -542,13 +624,33 @@ class PostgresStore:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_MIGRATE,))
 
+    def _error(self, action: str, e: Exception) -> StoreError:
+        message = _scrub(str(e).strip(), self._pool._url)
+        return StoreError(f"PostgreSQL store {self.url!r} could not {action}: {message}")
+
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
         try:
             yield
         except psycopg.Error as e:
-            message = _scrub(str(e).strip(), self._pool._url)
-            raise StoreError(f"PostgreSQL store {self.url!r} could not {action}: {message}") from e
+            raise self._error(action, e) from e
+
+    def _run(self, action: str, work: Callable[[Any], _T]) -> _T:
+        """`work(connection)` on a pooled connection, as `StoreError` on failure.
+
+        Run again (at most twice more) when the server had dropped the connection while it sat in the pool, or
+        chose this transaction as a deadlock victim. Every unit of work here is safe to repeat: writes skip the
+        ids already stored.
+        """
+        for attempt in range(3):
+            with self._pool.connection() as conn:
+                try:
+                    return work(conn)
+                except psycopg.Error as e:
+                    again = conn.broken or isinstance(e, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure))
+                    if not again or attempt == 2:
+                        raise self._error(action, e) from e
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- writes -------------------------------------------------------------------------------------------------
 
@@ -562,17 +664,23 @@ class PostgresStore:
             names = ("p", "m", "a", "pr", "e", "o", "s")
             values = f"FROM unnest({arrays}) AS t({', '.join(names)})"
             key = _DIMS_KEY_SQL.format(*names)
-            with self._pool.connection() as conn, self._errors("record dimensions"):
+            params = [list(c) for c in columns]
+
+            def work(conn: Any) -> list[Any]:
                 conn.execute(
                     f"INSERT INTO tokentrail.dims (key, {', '.join(_ROLLUP_DIMS)}, success) "
-                    f"SELECT {key}, {', '.join(names)} {values} ON CONFLICT (key) DO NOTHING",
-                    [list(c) for c in columns],
+                    f"SELECT {key}, {', '.join(names)} {values} ORDER BY 1 ON CONFLICT (key) DO NOTHING",  # lock order
+                    params,
                 )
-                rows = conn.execute(
-                    f"SELECT id, {', '.join(_ROLLUP_DIMS)}, success FROM tokentrail.dims "
-                    f"WHERE key IN (SELECT {key} {values})",
-                    [list(c) for c in columns],
-                ).fetchall()
+                return list(
+                    conn.execute(
+                        f"SELECT id, {', '.join(_ROLLUP_DIMS)}, success FROM tokentrail.dims "
+                        f"WHERE key IN (SELECT {key} {values})",
+                        params,
+                    )
+                )
+
+            rows = self._run("record dimensions", work)
             with self._dims_lock:
                 for row in rows:
                     self._dims[tuple(row[1:])] = row[0]
@@ -607,21 +715,17 @@ class PostgresStore:
         dim_keys = [tuple(_enc_opt(v) if i < 6 else v for i, v in enumerate(_get_dims(c))) for c in calls]
         ids = self._dims_ids(set(dim_keys))
         rows = [self._row(i, call, ids[key]) for i, (call, key) in enumerate(zip(calls, dim_keys, strict=True))]
-        for attempt in range(3):
-            try:
-                with self._pool.connection() as conn, self._errors("write calls"):
-                    self._stage(conn)
-                    with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_LOCK_WRITE,))
-                        with conn.cursor().copy(f"COPY tt_stage (ord, {_COLUMNS}, dims_id) FROM STDIN") as copy:
-                            for row in rows:
-                                copy.write_row(row)
-                        return int(conn.execute(_WRITE_SQL).fetchone()[0])
-            except StoreError as e:
-                retry = isinstance(e.__cause__, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure))
-                if not retry or attempt == 2:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        def work(conn: Any) -> int:
+            self._stage(conn)
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (_LOCK_WRITE,))
+                with conn.cursor().copy(f"COPY tt_stage (ord, {_COLUMNS}, dims_id) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                return int(conn.execute(_WRITE_SQL).fetchone()[0])
+
+        return self._run("write calls", work)
 
     @staticmethod
     def _row(ordinal: int, call: Call, dims_id: int) -> list[Any]:
@@ -706,37 +810,18 @@ class PostgresStore:
             values[_LABELS_AT] = {_dec(k): _dec(v) for k, v in labels.items()}
         return Call(*values)
 
-    def _plan(self, f: Filter, by: Sequence[str], bucket: str | None, tz: tzinfo) -> list[tuple[str, Any, Any]]:
-        """Split the window into (source, lo, hi) parts: `raw` for partial hours, `hourly`/`daily` for whole ones."""
+    def _plan(self, f: Filter, by: Sequence[str], bucket: str | None, tz: tzinfo) -> tuple[list[_Range], list[Any]]:
+        """Raw ranges (partial hours, or everything) and whole (unit, lo, hi) blocks the rollups answer."""
         if not self._use_rollups or not all(d in _ROLLUP_DIMS for d in (*by, *f.where)):
-            return [("raw", f.since, f.until)]
-        hours, days = True, True
-        if bucket is not None:
+            return [(f.since, f.until)], []
+        units: tuple[str, ...] = ("hour", "day")
+        if bucket is not None:  # a rollup row must fall in one bucket: whole-hour offsets, and UTC for daily rows
             offsets = self._window_offsets(f, tz)
-            hours = all(o is not None and o % timedelta(hours=1) == timedelta(0) for o in offsets)
-            days = hours and bucket != "hour" and all(o == timedelta(0) for o in offsets)
-        if not hours:
-            return [("raw", f.since, f.until)]
-        h0 = None if f.since is None else _ceil(f.since, "hour")
-        h1 = None if f.until is None else _floor(f.until, "hour")
-        if h0 is not None and h1 is not None and h0 >= h1:
-            return [("raw", f.since, f.until)]
-        parts: list[tuple[str, Any, Any]] = []
-        if f.since is not None and f.since != h0:
-            parts.append(("raw", f.since, h0))
-        if f.until is not None and f.until != h1:
-            parts.append(("raw", h1, f.until))
-        d0 = None if h0 is None else _ceil(h0, "day")
-        d1 = None if h1 is None else _floor(h1, "day")
-        if days and (d0 is None or d1 is None or d0 < d1):
-            parts.append(("daily", d0, d1))
-            if h0 is not None and h0 != d0:
-                parts.append(("hourly", h0, d0))
-            if h1 is not None and h1 != d1:
-                parts.append(("hourly", d1, h1))
-        else:
-            parts.append(("hourly", h0, h1))
-        return parts
+            if not all(o is not None and o % timedelta(hours=1) == timedelta(0) for o in offsets):
+                return [(f.since, f.until)], []
+            if bucket == "hour" or any(o != timedelta(0) for o in offsets):
+                units = ("hour",)
+        return _decompose(f.since, f.until, units)
 
     def _window_offsets(self, f: Filter, tz: tzinfo) -> list[timedelta | None]:
         """`tz`'s offsets over the query window (bounded by the stored data when the window is open)."""
@@ -744,8 +829,10 @@ class PostgresStore:
             return [tz.utcoffset(None)]
         lo, hi = f.since, f.until
         if lo is None or hi is None:
-            with self._pool.connection() as conn, self._errors("read the rollups"):
-                first, last = conn.execute("SELECT min(bucket), max(bucket) FROM tokentrail.hourly").fetchone()
+            first, last = self._run(
+                "read the rollups",
+                lambda conn: conn.execute("SELECT min(bucket), max(bucket) FROM tokentrail.hourly").fetchone(),
+            )
             if first is None:
                 return [None]  # no data: the raw table answers instantly
             lo = first if lo is None else lo
@@ -778,7 +865,11 @@ class PostgresStore:
         p = _Params()
         keys = [f"k{i}" for i in range(len(dims))] + (["b"] if bucket else [])
         segments = []
-        for source, lo, hi in self._plan(filter, dims, bucket, tz):
+        raw, blocks = self._plan(filter, dims, bucket, tz)
+        parts = [("raw", lo, hi) for lo, hi in raw] + [
+            ({"hour": "hourly", "day": "daily"}[u], lo, hi) for u, lo, hi in blocks
+        ]
+        for source, lo, hi in parts:
             if source == "raw":
                 cols = [self._raw_dim(d, p) for d in dims]
                 at, totals = "c.started_at", _TOTAL_ROW + ("c.started_at", "c.started_at")
@@ -804,8 +895,7 @@ class PostgresStore:
             f"SELECT {''.join(f's.{k}, ' for k in keys)}{sums}, min(s.f), max(s.l) "
             f"FROM ({' UNION ALL '.join(segments)}) s{group}"
         )
-        with self._pool.connection() as conn, self._errors("aggregate calls"):
-            rows = conn.execute(query, p).fetchall()
+        rows = self._run("aggregate calls", lambda conn: conn.execute(query, p).fetchall())
         groups: dict[tuple[datetime | None, tuple[str | None, ...]], Totals] = {}
         for row in rows:
             if not row[len(keys)]:
@@ -842,8 +932,10 @@ class PostgresStore:
         if metric not in _METRICS:
             raise ValidationError(f"metric={metric!r} is not valid: use 'duration_ms' or 'ttft_ms'")
         qs = [float(q) for q in check_quantiles(quantiles)]
-        if self._use_rollups and all(d in _ROLLUP_DIMS for d in (*dims, *filter.where)):
-            hist = self._histograms(filter, dims, metric)
+        used = {*dims, *filter.where}
+        many = self._exact_up_to <= 0 or self._table_rows() > self._exact_up_to  # else skip straight to exact
+        if self._use_rollups and used <= set(_ROLLUP_DIMS) and many:
+            hist = self._histograms(filter, dims, metric, by_model=used <= {"model"} and filter.success is None)
             if sum(n for bins in hist.values() for _, n in bins) > self._exact_up_to:
                 rows = []
                 for key in sorted(hist, key=_key_order):
@@ -859,8 +951,7 @@ class PostgresStore:
             f"percentile_cont({p(qs)}::float8[]) WITHIN GROUP (ORDER BY c.{metric}) "
             f"FROM tokentrail.calls c WHERE {' AND '.join(where)}{group}"
         )
-        with self._pool.connection() as conn, self._errors("compute percentiles"):
-            result = conn.execute(query, p).fetchall()
+        result = self._run("compute percentiles", lambda conn: conn.execute(query, p).fetchall())
         out = [
             PercentileRow(tuple(_dec_opt(v) for v in row[: len(dims)]), row[-2], tuple(row[-1]), 0.0)
             for row in result
@@ -868,22 +959,45 @@ class PostgresStore:
         ]
         return sorted(out, key=lambda r: _key_order(r.key))
 
-    def _histograms(self, f: Filter, dims: list[str], metric: str) -> dict[tuple[str | None, ...], list[Any]]:
-        """Latency bins per group: daily histograms for whole UTC days, binned raw rows for the edges."""
+    def _table_rows(self) -> float:
+        """About how many calls are stored, from the server's statistics (no scan): a hint, never a count."""
+        query = (
+            "SELECT greatest(coalesce(s.n_live_tup, 0), c.reltuples) FROM pg_class c "
+            "LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.oid = 'tokentrail.calls'::regclass"
+        )
+        return float(self._run("read table statistics", lambda conn: conn.execute(query).fetchone()[0]))
+
+    def _histograms(
+        self, f: Filter, dims: list[str], metric: str, *, by_model: bool
+    ) -> dict[tuple[str | None, ...], list[Any]]:
+        """Latency bins per group: histograms for whole blocks of the window, binned raw rows for its edges.
+
+        Questions about models alone read `latency_by_model` (4-hour, day and 8-day blocks: a 30-day window is a
+        dozen blocks or so); others read `latency_daily` per dims row.
+        """
         p = _Params()
-        names = "".join(f"k{i}, " for i in range(len(dims)))
-        d0 = None if f.since is None else _ceil(f.since, "day")
-        d1 = None if f.until is None else _floor(f.until, "day")
+        raw, blocks = _decompose(f.since, f.until, tuple(_LEVELS) if by_model else ("day",))
         segments = []
-        if d0 is not None and d1 is not None and d0 >= d1:
-            raw = [(f.since, f.until)]
-        else:
-            raw = [(lo, hi) for lo, hi in ((f.since, d0), (d1, f.until)) if lo is not None and lo != hi]
-            where = [f"h.metric = {p(_METRICS[metric])}", *self._dims_where(f, p, "h.day", d0, d1)]
+        if blocks:
+            at = "h.start" if by_model else "h.day"
+            ranges = []
+            for unit, lo, hi in blocks:
+                conds = [f"h.level = {p(_LEVELS[unit])}"] if by_model else []
+                conds += [f"{at} >= {p(lo)}"] if lo is not None else []
+                conds += [f"{at} < {p(hi)}"] if hi is not None else []
+                ranges.append(f"({' AND '.join(conds) or 'true'})")
+            where = [f"h.metric = {p(_METRICS[metric])}", f"({' OR '.join(ranges)})"]
+            if by_model:
+                where += [f"h.model = ANY({p([_enc(v) for v in vs])}::text[])" for vs in f.where.values()]
+                source = "tokentrail.latency_by_model h"
+                keys = "".join("h.model AS k0, " for _ in dims)
+            else:
+                where += self._dims_where(f, p, at, None, None)
+                source = "tokentrail.latency_daily h JOIN tokentrail.dims d ON d.id = h.dims_id"
+                keys = "".join(f"d.{d} AS k{i}, " for i, d in enumerate(dims))
             segments.append(
-                f"SELECT {''.join(f'd.{d} AS k{i}, ' for i, d in enumerate(dims))}h.bin, h.n "
-                "FROM tokentrail.latency_daily h JOIN tokentrail.dims d ON d.id = h.dims_id "
-                f"WHERE {' AND '.join(where)}"
+                f"SELECT {keys}e.key::integer AS bin, e.value::bigint AS n "
+                f"FROM {source} CROSS JOIN LATERAL jsonb_each_text(h.hist) e WHERE {' AND '.join(where)}"
             )
         for lo, hi in raw:
             where = [f"c.{metric} IS NOT NULL", *self._raw_where(f, p, lo, hi)]
@@ -891,11 +1005,11 @@ class PostgresStore:
                 f"SELECT {''.join(f'c.{d} AS k{i}, ' for i, d in enumerate(dims))}"
                 f"tokentrail.latency_bin(c.{metric}) AS bin, 1 AS n FROM tokentrail.calls c WHERE {' AND '.join(where)}"
             )
+        names = "".join(f"k{i}, " for i in range(len(dims)))
         query = f"SELECT {names}bin, sum(n) FROM ({' UNION ALL '.join(segments)}) s GROUP BY {names}bin"
         out: dict[tuple[str | None, ...], list[Any]] = {}
-        with self._pool.connection() as conn, self._errors("compute percentiles"):
-            for row in conn.execute(query, p):
-                out.setdefault(tuple(_dec_opt(v) for v in row[: len(dims)]), []).append((row[-2], int(row[-1])))
+        for row in self._run("compute percentiles", lambda conn: conn.execute(query, p).fetchall()):
+            out.setdefault(tuple(_dec_opt(v) for v in row[: len(dims)]), []).append((row[-2], int(row[-1])))
         return out
 
     # --- delete -------------------------------------------------------------------------------------------------
@@ -916,24 +1030,47 @@ class PostgresStore:
         where = " AND ".join(self._raw_where(filter, p, filter.since, filter.until)) or "true"
         query = (
             "WITH gone AS (DELETE FROM tokentrail.calls WHERE ctid IN "
-            f"(SELECT ctid FROM tokentrail.calls c WHERE {where} LIMIT {p(batch_size)}) RETURNING started_at) "
+            f"(SELECT ctid FROM tokentrail.calls c WHERE {where} LIMIT {p(batch_size)}) "
+            "RETURNING started_at, dims_id, model, duration_ms, ttft_ms), "
+            f"l AS ({_latency_upsert('gone s', '-')}), m AS ({_model_latency_upsert('gone s', '-')}) "
             "SELECT count(*), array_agg(DISTINCT date_trunc('hour', started_at, 'UTC')), "
             "array_agg(DISTINCT date_trunc('day', started_at, 'UTC')) FROM gone"
         )
-        total = 0
-        while True:
-            with self._pool.connection() as conn, self._errors("delete calls"), conn.transaction():
+
+        def one_batch(conn: Any) -> int:
+            with conn.transaction():
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_WRITE,))
                 n, hours, days = conn.execute(query, p).fetchone()
                 if n:
-                    self._recompute(conn, hours, days)
+                    self._settle(conn, hours, days)
+                return int(n)
+
+        total = 0
+        while True:
+            n = self._run("delete calls", one_batch)
             total += n
             if n < batch_size:
                 return total
 
     @staticmethod
-    def _recompute(conn: Any, hours: list[datetime], days: list[datetime]) -> None:
-        """Rebuild the rollup rows of the given UTC hours and days from the raw table."""
+    def _settle(conn: Any, hours: list[datetime], days: list[datetime]) -> None:
+        """After a delete: drop emptied histogram bins, rebuild the totals of the touched hours and days from `calls`.
+
+        Histograms are counts, so the delete itself subtracted from them (emptied bins go with `hist_add`); totals
+        hold first/last times, which
+        cannot be subtracted, so their rows are recomputed.
+        """
+        four_hours = sorted({_floor(h, "4hour") for h in hours})
+        blocks = sorted({_floor(d, "8day") for d in days})
+        empty = "hist = '{}'::jsonb"
+        conn.execute(
+            f"DELETE FROM tokentrail.latency_daily WHERE metric IN (0, 1) AND day = ANY(%s) AND {empty}", (days,)
+        )
+        conn.execute(
+            f"DELETE FROM tokentrail.latency_by_model WHERE metric IN (0, 1) AND {empty} AND ("
+            "(level = 0 AND start = ANY(%s)) OR (level = 1 AND start = ANY(%s)) OR (level = 2 AND start = ANY(%s)))",
+            (four_hours, days, blocks),
+        )
         for table, unit, starts in (("hourly", "hour", hours), ("daily", "day", days)):
             conn.execute(f"DELETE FROM tokentrail.{table} WHERE bucket = ANY(%s)", (starts,))
             source = (
@@ -941,24 +1078,22 @@ class PostgresStore:
                 f"ON c.started_at >= u.b AND c.started_at < u.b + interval '1 {unit}') s"
             )
             conn.execute(_rollup_upsert(table, unit, source), (starts,))
-        conn.execute("DELETE FROM tokentrail.latency_daily WHERE day = ANY(%s)", (days,))
-        source = (
-            "(SELECT c.* FROM unnest(%s::timestamptz[]) u(b) JOIN tokentrail.calls c "
-            "ON c.started_at >= u.b AND c.started_at < u.b + interval '1 day') s"
-        )
-        conn.execute(_latency_upsert(source), (days,))
 
     # --- meta ---------------------------------------------------------------------------------------------------
 
-    def _meta(self, query: str, params: tuple[Any, ...]) -> Any:
-        with self._pool.connection() as conn, self._errors("use metadata"):
-            return conn.execute(query, tuple(_enc(v) for v in params))
+    def _meta(self, query: str, params: tuple[str, ...]) -> tuple[list[Any], int]:
+        """Rows and row count of one metadata statement."""
+
+        def work(conn: Any) -> tuple[list[Any], int]:
+            cur = conn.execute(query, tuple(_enc(v) for v in params))
+            return (cur.fetchall() if cur.description else []), cur.rowcount
+
+        return self._run("use metadata", work)
 
     def meta_get(self, namespace: str, key: str) -> str | None:
         """A shared metadata value, or None."""
-        row = self._meta("SELECT value FROM tokentrail.meta WHERE namespace = %s AND key = %s", (namespace, key))
-        found = row.fetchone()
-        return None if found is None else _dec(found[0])
+        rows, _ = self._meta("SELECT value FROM tokentrail.meta WHERE namespace = %s AND key = %s", (namespace, key))
+        return _dec(rows[0][0]) if rows else None
 
     def meta_put(self, namespace: str, key: str, value: str) -> None:
         """Set a shared metadata value."""
@@ -970,21 +1105,21 @@ class PostgresStore:
 
     def meta_put_if_absent(self, namespace: str, key: str, value: str) -> bool:
         """Set a value only if the key is new, atomically across processes; True if this call set it."""
-        cur = self._meta(
+        _, added = self._meta(
             "INSERT INTO tokentrail.meta (namespace, key, value) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (namespace, key, value),
         )
-        return bool(cur.rowcount == 1)
+        return added == 1
 
     def meta_delete(self, namespace: str, key: str) -> bool:
         """Remove a key; True if it existed."""
-        cur = self._meta("DELETE FROM tokentrail.meta WHERE namespace = %s AND key = %s", (namespace, key))
-        return bool(cur.rowcount == 1)
+        _, removed = self._meta("DELETE FROM tokentrail.meta WHERE namespace = %s AND key = %s", (namespace, key))
+        return removed == 1
 
     def meta_items(self, namespace: str) -> dict[str, str]:
         """Every key and value of a namespace."""
-        cur = self._meta("SELECT key, value FROM tokentrail.meta WHERE namespace = %s ORDER BY key", (namespace,))
-        return {_dec(k): _dec(v) for k, v in cur.fetchall()}
+        rows, _ = self._meta("SELECT key, value FROM tokentrail.meta WHERE namespace = %s ORDER BY key", (namespace,))
+        return {_dec(k): _dec(v) for k, v in rows}
 
     def close(self) -> None:
         """Close every connection. The store must not be used afterwards."""
@@ -995,10 +1130,11 @@ _WRITE_SQL = (
     f"WITH ins AS (INSERT INTO tokentrail.calls ({_COLUMNS}, dims_id) "
     f"SELECT {_COLUMNS}, dims_id FROM tt_stage ORDER BY ord ON CONFLICT DO NOTHING "
     "RETURNING started_at, dims_id, success, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-    "reasoning_tokens, tokens_estimated, cost_usd, duration_ms, ttft_ms), "
+    "reasoning_tokens, tokens_estimated, cost_usd, duration_ms, ttft_ms, model), "
     f"h AS ({_rollup_upsert('hourly', 'hour', 'ins')}), "
     f"d AS ({_rollup_upsert('daily', 'day', 'ins')}), "
-    f"l AS ({_latency_upsert('ins s')}) "
+    f"l AS ({_latency_upsert('ins s')}), "
+    f"m AS ({_model_latency_upsert('ins s')}) "
     "SELECT count(*) FROM ins"
 )
 

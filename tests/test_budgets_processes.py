@@ -61,7 +61,7 @@ def test_processes_cannot_jointly_overshoot(kind: str, tmp_path: Path, request: 
     ctx = multiprocessing.get_context("spawn")
     start = time.time() + 4  # every process is up and has opened the store by then
     with ctx.Pool(4) as pool:
-        allowed = sum(pool.starmap(_attempt_calls, [(url, 6, start)] * 4))
+        allowed = sum(pool.starmap(_attempt_calls, [(url, 8, start)] * 4))
     store = open_store(url)
     try:
         (status,) = budget_status("fleet", store=store, now=datetime.now(timezone.utc))

@@ -6,11 +6,13 @@ sending. For every enforced budget whose scope matches the pending call, under o
 1. estimates the call: `calculate_cost(model, input_tokens, max_output_tokens)` — or
    `DEFAULT_OUTPUT_TOKENS` output tokens when the request sets no limit; every input token is priced as
    uncached, so the estimate is an upper bound whenever the request caps its output;
-2. reads the period's spend from the store and the reservations of calls in flight in *every* process;
+2. reads the reservations of calls in flight in *every* process, then the period's spend from the store
+   (in that order: a call leaves the reservations only once it is stored, so it is never missed);
 3. refuses with `BudgetRefusedError` if spend + in flight + estimate would pass the limit;
-4. otherwise writes its own short-lived reservation to the store's metadata, then reads the reservations
-   again: if another process reserved at the same moment and together they would pass the limit, it
-   withdraws and refuses (write-then-check, so two racing processes can never both get in);
+4. otherwise writes its own short-lived reservation to the store's metadata, then reads reservations and
+   spend again: if another process reserved at the same moment and together they would pass the limit,
+   it withdraws, backs off and looks again (write-then-check, so two racing processes never both get in;
+   after a few collisions it refuses);
 5. deletes the reservation once the call is in the store (the writer's listener), or after
    `reservation_ttl` if the process died or the call was never recorded.
 
@@ -53,6 +55,8 @@ log = logging.getLogger("tokentrail.budgets")
 DEFAULT_OUTPUT_TOKENS = 4096
 """Output tokens assumed for a call that sets no `max_tokens`, when estimating it for a hard stop."""
 Clock = Callable[[], datetime]
+_ATTEMPTS = 6
+"""Tries when another process reserves at the same moment (backing off 0-10 ms, 0-20 ms, … 0-320 ms)."""
 
 
 class BudgetRefusedError(BudgetExceededError):
@@ -185,20 +189,23 @@ class BudgetEngine:
         store = self.store
         session = pending.scope.session if spec.period == "session" else None
         window = period_window(spec, now, session)
-        for attempt in range(3):
-            spent_usd, spent_tokens = self._spent(spec, window.start, window.until, session)
+        for attempt in range(_ATTEMPTS):
+            # Reservations first, then spend: a call leaves the reservations only after it is in the store,
+            # so read in this order it is counted at least once, whenever it moves.
             held_usd, held_tokens = ledger.reserved_total(store, spec.name, window.key, now)
+            spent_usd, spent_tokens = self._spent(spec, window.start, window.until, session)
             if _over(spec, spent_usd + held_usd, usd, spent_tokens + held_tokens, tokens):
                 break
             r = ledger.add_reservation(store, spec, window.key, usd=usd, tokens=tokens, model=pending.model,
                                        input_tokens=pending.input_tokens, call_id=call_id, now=now,
                                        ttl=self.reservation_ttl)  # fmt: skip
             all_usd, all_tokens = ledger.reserved_total(store, spec.name, window.key, now)
+            spent_usd, spent_tokens = self._spent(spec, window.start, window.until, session)
             if not _over(spec, spent_usd + all_usd - usd, usd, spent_tokens + all_tokens - tokens, tokens):
                 return r
-            ledger.delete_reservation(store, r)  # raced with another process: withdraw, then look again
+            ledger.delete_reservation(store, r)  # raced with another process: withdraw, back off, look again
             held_usd, held_tokens = all_usd - usd, all_tokens - tokens
-            time.sleep(random.uniform(0.002, 0.02) * (attempt + 1))
+            time.sleep(random.uniform(0.0, 0.01) * 2**attempt)
         raise _refusal(spec, window.key, pending, spent_usd, held_usd, usd, spent_tokens, held_tokens, tokens)
 
     def _spent(self, spec: BudgetSpec, since: datetime | None, until: datetime | None,

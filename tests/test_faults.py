@@ -536,14 +536,7 @@ def _lose_everything_quietly(url_or_store: str | MemoryStore, caplog: pytest.Log
     return t
 
 
-_BROKEN = [
-    pytest.param("jsonl", "full", marks=pytest.mark.xfail(
-        reason="JsonlStore logs 'could not update summary.json' on every failing batch (jsonl.py "
-               "_write_day_summary/_save_top warn unconditionally); log once per file and error", strict=True)),
-    pytest.param("jsonl", "read-only"),
-    ("sqlite", "full"),
-    ("sqlite", "read-only"),
-]  # fmt: skip
+_BROKEN = [("jsonl", "full"), ("jsonl", "read-only"), ("sqlite", "full"), ("sqlite", "read-only")]
 
 
 @pytest.mark.parametrize(("kind", "how"), _BROKEN)

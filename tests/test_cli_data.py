@@ -198,3 +198,11 @@ def test_watch_frame_renders_with_rich() -> None:
     assert "error: RateLimitError" in text and "unpriced" in text
     bars = [line for line in lines if "█" in line]
     assert bars[0].split()[1] == "gpt-4o" and len(bars) == 4
+
+
+def test_export_rows_are_exactly_call_to_dict() -> None:
+    from tokentrail.analysis.export import plain
+
+    for call in KNOWN:
+        assert plain(call) == call.to_dict()
+        assert list(plain(call)) == list(EXPORT_FIELDS)

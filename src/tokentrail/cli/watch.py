@@ -73,6 +73,11 @@ def _frame_source(store: Any, kwargs: dict[str, Any], recent: int) -> Any:
     return frame
 
 
+def _when(at: datetime, now: datetime, tz: Any) -> str:
+    local = at.astimezone(tz)
+    return local.strftime("%H:%M:%S" if local.date() == now.astimezone(tz).date() else "%b %d %H:%M")
+
+
 def render_frame(window: Summary, rate: Summary, latest: list[Call], *, store_url: str, now: datetime) -> Any:
     """One frame of the live view as a Rich renderable."""
     from rich.console import Group
@@ -122,7 +127,7 @@ def render_frame(window: Summary, rate: Summary, latest: list[Call], *, store_ur
         calls.add_column(name, justify=justify)  # type: ignore[arg-type]
     for c in latest:
         calls.add_row(
-            c.started_at.astimezone(tz).strftime("%H:%M:%S"),
+            _when(c.started_at, now, tz),
             c.model,
             c.agent or "",
             fmt_tokens(c.total_tokens, c.tokens_estimated),

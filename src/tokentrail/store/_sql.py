@@ -15,10 +15,14 @@ Nothing here talks to a database. It holds the parts of a SQL store that do not 
 from __future__ import annotations
 
 import math
+import sys
+from array import array
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 from .base import LABEL_PREFIX, Filter
@@ -31,6 +35,7 @@ __all__ = [
     "LATENCY_RATIO",
     "SERIES_DIMS",
     "ZERO_BIN",
+    "HistSum",
     "Segment",
     "SqlFilter",
     "bin_of",
@@ -39,6 +44,7 @@ __all__ = [
     "cost_sum",
     "from_us",
     "group_order",
+    "hist_pack",
     "hist_quantiles",
     "offset_pieces",
     "plan_segments",
@@ -131,14 +137,10 @@ def hist_quantiles(bins: Mapping[int, int], quantiles: Sequence[float]) -> tuple
     count = sum(n for _, n in ordered)
     if not count:
         return 0, tuple(0.0 for _ in quantiles)
+    starts = list(accumulate((n for _, n in ordered), initial=0))[:-1]
 
     def at(rank: int) -> float:
-        seen = 0
-        for b, n in ordered:
-            seen += n
-            if rank < seen:
-                return bin_value(b)
-        return bin_value(ordered[-1][0])  # pragma: no cover - rank < count always
+        return bin_value(ordered[bisect_right(starts, rank) - 1][0])
 
     out = []
     for q in quantiles:
@@ -148,6 +150,68 @@ def hist_quantiles(bins: Mapping[int, int], quantiles: Sequence[float]) -> tuple
         v_lo, v_hi = at(lo), at(hi)
         out.append(v_lo + (v_hi - v_lo) * (pos - lo))
     return count, tuple(out)
+
+
+# Histograms are stored as (lo, counts): the bins from `lo` on, each count a little-endian 64-bit field. Read as
+# one big integer, a histogram shifted to a common `lo` adds to another in a single integer addition, so merging
+# a month of daily histograms is a few hundred C-speed additions instead of a Python loop over every bin.
+_FIELD = 64
+_FIELD_BYTES = _FIELD // 8
+
+
+def hist_pack(bins: Mapping[int, int]) -> tuple[int, bytes]:
+    """A sparse histogram (bin -> count) as (lowest bin, packed counts)."""
+    lo = min(bins)
+    counts = array("Q", bytes(_FIELD_BYTES * (max(bins) - lo + 1)))
+    for b, n in bins.items():
+        counts[b - lo] += n
+    if sys.byteorder == "big":  # pragma: no cover - the fields are stored little-endian
+        counts.byteswap()
+    return lo, counts.tobytes()
+
+
+class HistSum:
+    """Adds packed histograms; `bins()` gives the total as bin -> count."""
+
+    __slots__ = ("_lo", "_total")
+
+    def __init__(self) -> None:
+        self._lo: int | None = None
+        self._total = 0
+
+    def add(self, lo: int, packed: bytes) -> None:
+        value = int.from_bytes(packed, "little")
+        if self._lo is None:
+            self._lo, self._total = lo, value
+        elif lo >= self._lo:
+            self._total += value << (_FIELD * (lo - self._lo))
+        else:
+            self._total = (self._total << (_FIELD * (self._lo - lo))) + value
+            self._lo = lo
+
+    def add_bins(self, bins: Mapping[int, int]) -> None:
+        if bins:
+            self.add(*hist_pack(bins))
+
+    def packed(self) -> tuple[int, bytes] | None:
+        """The sum as (lowest bin, packed counts) with no empty bins at either end, or None if empty."""
+        if self._lo is None or not self._total:
+            return None
+        total, lo = self._total, self._lo
+        low_zero_fields = ((total & -total).bit_length() - 1) // _FIELD
+        total >>= _FIELD * low_zero_fields
+        return lo + low_zero_fields, total.to_bytes(_FIELD_BYTES * -(-total.bit_length() // _FIELD), "little")
+
+    def bins(self) -> dict[int, int]:
+        packed = self.packed()
+        if packed is None:
+            return {}
+        lo, data = packed
+        counts = array("Q")
+        counts.frombytes(data)
+        if sys.byteorder == "big":  # pragma: no cover - the fields are stored little-endian
+            counts.byteswap()
+        return {lo + i: n for i, n in enumerate(counts) if n}
 
 
 # --- time zones and plans ---------------------------------------------------------------------------
@@ -218,8 +282,15 @@ def _ceil(us: int, unit: int) -> int:
     return -((-us) // unit) * unit
 
 
-def plan_segments(since: int | None, until: int | None, *, use_days: bool) -> list[Segment]:
-    """Split [since, until) into raw partial hours at the edges, whole hours, and whole days in the middle."""
+def plan_segments(
+    since: int | None, until: int | None, *, use_hours: bool = True, use_days: bool = True
+) -> list[Segment]:
+    """Split [since, until) into whole days, whole hours around them, and raw partial hours at the edges.
+
+    Levels not allowed become raw reads (adjacent raw parts are merged).
+    """
+    if not use_hours and not use_days:
+        return [Segment("raw", since, until)]
     lo_h = None if since is None else _ceil(since, HOUR_US)
     hi_h = None if until is None else until // HOUR_US * HOUR_US
     if lo_h is not None and hi_h is not None and lo_h >= hi_h:
@@ -227,22 +298,28 @@ def plan_segments(since: int | None, until: int | None, *, use_days: bool) -> li
     out: list[Segment] = []
     if since is not None and lo_h != since:
         out.append(Segment("raw", since, lo_h))
-    if use_days:
-        lo_d = None if lo_h is None else _ceil(lo_h, DAY_US)
-        hi_d = None if hi_h is None else hi_h // DAY_US * DAY_US
-        if lo_d is not None and hi_d is not None and lo_d >= hi_d:
-            out.append(Segment("hour", lo_h, hi_h))
-        else:
-            if lo_h is not None and lo_h != lo_d:
-                out.append(Segment("hour", lo_h, lo_d))
-            out.append(Segment("day", lo_d, hi_d))
-            if hi_h is not None and hi_h != hi_d:
-                out.append(Segment("hour", hi_d, hi_h))
-    else:
+    lo_d = None if lo_h is None else _ceil(lo_h, DAY_US)
+    hi_d = None if hi_h is None else hi_h // DAY_US * DAY_US
+    if not use_days or (lo_d is not None and hi_d is not None and lo_d >= hi_d):
         out.append(Segment("hour", lo_h, hi_h))
+    else:
+        if lo_h is not None and lo_h != lo_d:
+            out.append(Segment("hour", lo_h, lo_d))
+        out.append(Segment("day", lo_d, hi_d))
+        if hi_h is not None and hi_h != hi_d:
+            out.append(Segment("hour", hi_d, hi_h))
     if until is not None and hi_h != until:
         out.append(Segment("raw", hi_h, until))
-    return out
+    if use_hours:
+        return out
+    merged: list[Segment] = []
+    for seg in out:
+        level = "day" if seg.level == "day" else "raw"
+        if merged and merged[-1].level == level == "raw":
+            merged[-1] = Segment("raw", merged[-1].lo, seg.hi)
+        else:
+            merged.append(Segment(level, seg.lo, seg.hi))
+    return merged
 
 
 def aligned(pieces: Sequence[tuple[int, int]], unit: int) -> bool:
@@ -297,7 +374,7 @@ class SqlFilter:
             self.conditions.append(f"{column} < {self.param}")
             self.params.append(hi)
 
-    def add_filter(self, f: Filter, *, calls: str, series_id: str, series_table: str) -> None:
+    def add_filter(self, f: Filter, *, calls: str, series_id: str, series_table: str, key: str = "sid") -> None:
         """The dimension and success parts of `f` (time is added per segment with `add_time`)."""
         series_conds: list[str] = []
         for dim, vals in f.where.items():
@@ -308,7 +385,7 @@ class SqlFilter:
             self.params.append(1 if f.success else 0)
         if series_conds:
             self.conditions.append(
-                f"{series_id} IN (SELECT sid FROM {series_table} WHERE {' AND '.join(series_conds)})"
+                f"{series_id} IN (SELECT {key} FROM {series_table} WHERE {' AND '.join(series_conds)})"
             )
         for dim, vals in f.where.items():
             if dim not in SERIES_DIMS:

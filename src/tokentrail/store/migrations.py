@@ -11,11 +11,15 @@ Layout (all times are integer microseconds since the epoch, UTC):
 - `calls`: one row per Call. The low-cardinality dimensions (provider, model, response model, operation,
   agent, project, environment, git branch, finish reason, success) are numbered once in `series` and
   the row keeps the number (`sid`); what reports sum or filter on has a column; the rest of the Call is a
-  JSON array in `extra` (see `_sql`/`sqlite.EXTRA_FIELDS`). `cost` is integer pico-dollars, or the exact
-  decimal text when that is not exact, or NULL when unpriced.
-- `rollup_hour` / `rollup_day`: per UTC hour (day) and series, every sum `Totals` needs.
-- `hist_hour` / `hist_day`: per UTC hour (day), `hseries` (provider, model, success) and metric
-  (0 = duration_ms, 1 = ttft_ms), counts of latencies in log-spaced bins.
+  JSON array in `extra` (`sqlite.EXTRA_FIELDS`). `cost` is integer pico-dollars, or the exact decimal
+  text when that is not exact, or NULL when unpriced.
+- `kseries` numbers each (provider, model, agent, success) and `hseries` each (provider, model, success);
+  every series row names its `kid` and `hid`.
+- `rollup_hour` / `rollup_day`: per UTC hour (day) and `kid`, every sum `Totals` needs — small, for the
+  common questions (totals, by model, by agent, by provider).
+- `rollup_series_day`: per UTC day and `sid`, the same sums — for questions on the other dimensions.
+- `hist_hour` / `hist_day`: per UTC hour (day), `hid` and metric (0 = duration_ms, 1 = ttft_ms), a latency
+  histogram packed as (lowest bin, little-endian 64-bit counts) — see `_sql.HistSum`.
 - `meta`: shared key/value state (budgets, alert cooldowns).
 """
 
@@ -62,8 +66,12 @@ def m001_create_calls(conn: sqlite3.Connection) -> None:
             sid INTEGER PRIMARY KEY,
             provider TEXT, model TEXT NOT NULL, response_model TEXT, operation TEXT NOT NULL, agent TEXT,
             project TEXT, environment TEXT, git_branch TEXT, finish_reason TEXT, success INTEGER NOT NULL,
-            hid INTEGER NOT NULL
+            kid INTEGER NOT NULL, hid INTEGER NOT NULL
         )"""
+    )
+    conn.execute(
+        "CREATE TABLE kseries (kid INTEGER PRIMARY KEY, provider TEXT, model TEXT NOT NULL, agent TEXT, "
+        "success INTEGER NOT NULL)"
     )
     conn.execute(
         "CREATE TABLE hseries (hid INTEGER PRIMARY KEY, provider TEXT, model TEXT NOT NULL, success INTEGER NOT NULL)"
@@ -105,17 +113,21 @@ def m002_create_meta(conn: sqlite3.Connection) -> None:
 def m003_create_rollups(conn: sqlite3.Connection) -> None:
     """Why: summaries and percentiles over a month of a million calls must answer in milliseconds.
 
-    Sums per hour and per day and series, and latency histograms per hour and day and (provider, model,
-    success), kept in the write transaction. Rows already stored are rolled up here.
+    Sums per hour and day by (provider, model, agent, success), per day by series, and latency histograms
+    per hour and day by (provider, model, success), all kept in the write transaction. Rows already
+    stored are rolled up here.
     """
     from .sqlite import rebuild_rollups  # the same SQL the store uses after a delete
 
-    for level in ("hour", "day"):
-        conn.execute(f"CREATE TABLE rollup_{level} (period INTEGER NOT NULL, sid INTEGER NOT NULL, {_TOTALS_COLUMNS}, "
-                     "PRIMARY KEY (period, sid)) WITHOUT ROWID")  # fmt: skip
+    for table, key in (("rollup_hour", "kid"), ("rollup_day", "kid"), ("rollup_series_day", "sid")):
         conn.execute(
-            f"CREATE TABLE hist_{level} (period INTEGER NOT NULL, hid INTEGER NOT NULL, metric INTEGER NOT NULL, "
-            "bin INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (period, hid, metric, bin)) WITHOUT ROWID"
+            f"CREATE TABLE {table} (period INTEGER NOT NULL, {key} INTEGER NOT NULL, {_TOTALS_COLUMNS}, "
+            f"PRIMARY KEY (period, {key})) WITHOUT ROWID"
+        )
+    for table in ("hist_hour", "hist_day"):
+        conn.execute(
+            f"CREATE TABLE {table} (period INTEGER NOT NULL, hid INTEGER NOT NULL, metric INTEGER NOT NULL, "
+            "lo INTEGER NOT NULL, counts BLOB NOT NULL, PRIMARY KEY (period, hid, metric)) WITHOUT ROWID"
         )
     rebuild_rollups(conn, None)
 

@@ -29,9 +29,9 @@ import json
 import math
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from json import encoder as _jsonenc
 from operator import attrgetter
@@ -50,13 +50,14 @@ from ._sql import (
     SERIES_DIMS,
     SHIFT_US,
     ZERO_BIN,
+    HistSum,
     Segment,
     SqlFilter,
     aligned,
-    cost_code,
     cost_sum,
     from_us,
     group_order,
+    hist_pack,
     hist_quantiles,
     offset_pieces,
     plan_segments,
@@ -79,6 +80,17 @@ EXTRA_FIELDS = (
 )  # fmt: skip
 """The fields kept in the `extra` JSON array, in order (decimals as exact text)."""
 _DECIMAL_EXTRAS = frozenset(range(2, 7))
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_US = timedelta(microseconds=1)
+_MAX_PICO = 2**63 - 1
+_SMALL_DIMS = frozenset(("provider", "model", "agent"))
+"""Dimensions of the small rollups (with success): totals, by model, by agent, by provider."""
+_SERIES_SET = frozenset(SERIES_DIMS)
+_HIST_SET = frozenset(HIST_DIMS)
+_KSERIES = ("provider", "model", "agent", "success")
+_HSERIES = ("provider", "model", "success")
+EXACT_PERCENTILES_UP_TO = 10_000
+"""Percentiles over at most this many values are computed exactly even when histograms could answer."""
 _SERIES_KEY = attrgetter(*SERIES_DIMS, "success")
 _TOKENS = attrgetter("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 _EXTRA_TAIL = attrgetter(*EXTRA_FIELDS[7:])
@@ -105,7 +117,12 @@ _SELECT_CALL = (
     "c.labels, c.extra FROM calls c"
 )
 
-# --- rollup SQL -------------------------------------------------------------------------------------
+# --- rollups ---------------------------------------------------------------------------------------
+#
+# A batch (or, after a delete, a span of days) is folded in three steps: its rows are summed by SQL per UTC
+# hour and series into the temporary table `tt_delta`; `tt_delta` is added into the three rollup tables
+# (INSERT … ON CONFLICT DO UPDATE SET x = x + excluded.x); and its latencies, binned by SQL, are added into
+# the packed histograms of their hour and day.
 
 _SUMS = (
     "calls", "errors", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens",
@@ -122,14 +139,18 @@ _RAW_SUMS = (
     "ifnull(sum(CASE WHEN c.duration_ms IS NOT NULL THEN c.output_tokens END), 0)",
     "count(c.ttft_ms)", "total(c.ttft_ms)", "min(c.started_at)", "max(c.started_at)",
 )  # fmt: skip
-_ROLLUP_SUMS = tuple(
-    "group_concat(r.cost_text, ' ')" if n == "cost_text"
-    else f"min(r.{n})" if n == "first_at"
-    else f"max(r.{n})" if n == "last_at"
-    else f"total(r.{n})" if n.endswith("_ms_sum")
-    else f"sum(r.{n})"
-    for n in _SUMS
-)  # fmt: skip
+_DELTA_COLUMNS = tuple(n for n in _SUMS if n != "errors")
+
+
+def _sum_of(alias: str, name: str) -> str:
+    if name == "cost_text":
+        return f"group_concat({alias}.cost_text, ' ')"
+    if name in ("first_at", "last_at"):
+        return f"{'min' if name == 'first_at' else 'max'}({alias}.{name})"
+    return f"{'total' if name.endswith('_ms_sum') else 'sum'}({alias}.{name})"
+
+
+_ROLLUP_SUMS = tuple(_sum_of("r", n) for n in _SUMS)
 _MERGE = ", ".join(
     f"{n} = min({n}, excluded.{n})" if n == "first_at"
     else f"{n} = max({n}, excluded.{n})" if n == "last_at"
@@ -149,50 +170,102 @@ def _period(column: str, unit: int) -> str:
     return f"(({column} + {SHIFT_US}) / {unit} * {unit} - {SHIFT_US})"
 
 
-def _rollup_from_calls(level: str, where: str) -> str:
-    unit = HOUR_US if level == "hour" else DAY_US
+_TEMP_DELTA = f"CREATE TEMP TABLE IF NOT EXISTS tt_delta (period INTEGER, sid INTEGER, {', '.join(_DELTA_COLUMNS)})"
+
+
+def _delta_sql(where: str) -> str:
+    sums = [x for n, x in zip(_SUMS, _RAW_SUMS, strict=True) if n != "errors"]
     return (
-        f"INSERT INTO rollup_{level} (period, sid, {', '.join(_SUMS)}) "
-        f"SELECT {_period('c.started_at', unit)}, c.sid, {', '.join(_RAW_SUMS)} "
-        f"FROM calls c JOIN series s ON s.sid = c.sid WHERE {where} GROUP BY 1, 2 "
-        f"ON CONFLICT (period, sid) DO UPDATE SET {_MERGE}"
+        f"INSERT INTO tt_delta SELECT {_period('c.started_at', HOUR_US)}, c.sid, {', '.join(sums)} "
+        f"FROM calls c WHERE {where} GROUP BY 1, 2"
     )
 
 
-def _hist_from_calls(level: str, where: str) -> str:
-    unit = HOUR_US if level == "hour" else DAY_US
+def _upsert_sql(table: str, key: str, unit: int) -> str:
+    sums = ["sum(d.calls)" if n == "calls" else "sum((1 - s.success) * d.calls)" if n == "errors" else _sum_of("d", n)
+            for n in _SUMS]  # fmt: skip
+    key_expr = "s.kid" if key == "kid" else "d.sid"
+    return (
+        f"INSERT INTO {table} (period, {key}, {', '.join(_SUMS)}) SELECT {_period('d.period', unit)}, {key_expr}, "
+        f"{', '.join(sums)} FROM tt_delta d JOIN series s ON s.sid = d.sid WHERE 1 GROUP BY 1, 2 "
+        f"ON CONFLICT (period, {key}) DO UPDATE SET {_MERGE}"
+    )
+
+
+_UPSERTS = (
+    _upsert_sql("rollup_hour", "kid", HOUR_US),
+    _upsert_sql("rollup_day", "kid", DAY_US),
+    _upsert_sql("rollup_series_day", "sid", DAY_US),
+)
+
+
+def _hist_delta_sql(where: str) -> str:
     parts = [
-        f"SELECT {_period('c.started_at', unit)} AS p, s.hid AS hid, {metric} AS metric, c.{column} AS v "
-        f"FROM calls c JOIN series s ON s.sid = c.sid WHERE {where} AND c.{column} IS NOT NULL"
+        f"SELECT {_period('c.started_at', HOUR_US)} AS p, c.sid AS sid, {metric} AS metric, {_bin('c.' + column)} AS b "
+        f"FROM calls c WHERE {where} AND c.{column} IS NOT NULL"
         for metric, column in ((0, "duration_ms"), (1, "ttft_ms"))
     ]
     return (
-        f"INSERT INTO hist_{level} (period, hid, metric, bin, n) SELECT p, hid, metric, {_bin('v')}, count(*) "
-        f"FROM ({' UNION ALL '.join(parts)}) WHERE 1 GROUP BY 1, 2, 3, 4 "
-        "ON CONFLICT (period, hid, metric, bin) DO UPDATE SET n = n + excluded.n"
+        f"SELECT p, s.hid, metric, b, count(*) FROM ({' UNION ALL '.join(parts)}) x "
+        "JOIN series s ON s.sid = x.sid GROUP BY 1, 2, 3, 4"
     )
 
 
-_NEW_ROWS = "c.rowid > ?"
-_WRITE_ROLLUPS = (
-    (_rollup_from_calls("hour", _NEW_ROWS), 1),
-    (_rollup_from_calls("day", _NEW_ROWS), 1),
-    (_hist_from_calls("hour", _NEW_ROWS), 2),
-    (_hist_from_calls("day", _NEW_ROWS), 2),
-)
-_IN_RANGE = "c.started_at >= ? AND c.started_at < ?"
-_DAY_FROM_HOURS = (
-    f"INSERT INTO rollup_day (period, sid, {', '.join(_SUMS)}) SELECT {_period('r.period', DAY_US)}, r.sid, "
-    f"{', '.join(_ROLLUP_SUMS)} FROM rollup_hour r WHERE r.period >= ? AND r.period < ? GROUP BY 1, 2"
-)
-_HIST_DAY_FROM_HOURS = (
-    f"INSERT INTO hist_day (period, hid, metric, bin, n) SELECT {_period('period', DAY_US)}, hid, metric, bin, sum(n) "
-    "FROM hist_hour WHERE period >= ? AND period < ? GROUP BY 1, 2, 3, 4"
-)
+_Hists = dict[tuple[int, int, int], dict[int, int]]
+
+
+def _fold(conn: sqlite3.Connection, where: str, params: Sequence[Any], hours: _Hists | None = None) -> None:
+    """Add the calls selected by `where` (on `calls c`) to every rollup and histogram.
+
+    `hours` are the latency histograms of exactly those calls per (hour, hid, metric), when the caller has
+    them; otherwise SQL bins the calls' latencies.
+    """
+    conn.execute(_delta_sql(where), params)
+    for sql in _UPSERTS:
+        conn.execute(sql)
+    conn.execute("DELETE FROM tt_delta")
+    if hours is None:
+        hours = {}
+        for hour, hid, metric, b, n in conn.execute(_hist_delta_sql(where), (*params, *params)):
+            bins = hours.get((hour, hid, metric))
+            if bins is None:
+                bins = hours[(hour, hid, metric)] = {}
+            bins[b] = n
+    days: dict[tuple[int, int, int], HistSum] = {}
+    for (hour, hid, metric), bins in hours.items():
+        key = (hour // DAY_US * DAY_US, hid, metric)
+        if key not in days:
+            days[key] = HistSum()
+        days[key].add_bins(bins)
+    for level, added in (("hour", hours), ("day", days)):
+        periods = sorted({k[0] for k in added})
+        have: dict[tuple[int, int, int], tuple[int, bytes]] = {}
+        for i in range(0, len(periods), 500):
+            chunk = periods[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT period, hid, metric, lo, counts FROM hist_{level} WHERE period IN ({marks})"
+            for period, hid, metric, lo, counts in conn.execute(sql, chunk):
+                have[(period, hid, metric)] = (lo, counts)
+        rows = []
+        for key, delta in added.items():
+            old = have.get(key)
+            if old is None and isinstance(delta, dict):
+                rows.append((*key, *hist_pack(delta)))
+                continue
+            total = delta if isinstance(delta, HistSum) else HistSum()
+            if isinstance(delta, dict):
+                total.add_bins(delta)
+            if old is not None:
+                total.add(*old)
+            packed = total.packed()
+            if packed is not None:
+                rows.append((*key, *packed))
+        sql = f"INSERT OR REPLACE INTO hist_{level} (period, hid, metric, lo, counts) VALUES (?, ?, ?, ?, ?)"
+        conn.executemany(sql, rows)
 
 
 def _ranges(starts: Sequence[int], unit: int) -> list[tuple[int, int]]:
-    """Sorted period starts as maximal contiguous [lo, hi) ranges."""
+    """Period starts as maximal contiguous [lo, hi) ranges."""
     out: list[tuple[int, int]] = []
     for s in sorted(set(starts)):
         if out and out[-1][1] == s:
@@ -202,32 +275,25 @@ def _ranges(starts: Sequence[int], unit: int) -> list[tuple[int, int]]:
     return out
 
 
-def rebuild_rollups(conn: sqlite3.Connection, hours: Sequence[int] | None) -> None:
-    """Recompute the rollups of the given UTC hour starts (µs) — and of their days — from the raw rows.
+def rebuild_rollups(conn: sqlite3.Connection, days: Sequence[int] | None) -> None:
+    """Recompute every rollup of the given UTC day starts (µs) from the raw rows; None for all days.
 
-    `hours=None` recomputes everything. Runs inside the caller's transaction.
+    Runs inside the caller's transaction.
     """
-    if hours is None:
-        lo, hi = -(2**62), 2**62
-        for table in ("rollup_hour", "rollup_day", "hist_hour", "hist_day"):
+    if days is None:
+        for table in ("rollup_hour", "rollup_day", "rollup_series_day", "hist_hour", "hist_day"):
             conn.execute(f"DELETE FROM {table}")
-        hour_ranges = [(lo, hi)]
-        day_ranges = [(lo, hi)]
+        lo, hi = conn.execute("SELECT min(started_at), max(started_at) FROM calls").fetchone()
+        if lo is None:
+            return
+        ranges = [(a, min(a + 7 * DAY_US, hi + 1)) for a in range(lo, hi + 1, 7 * DAY_US)]
     else:
-        hour_ranges = _ranges(hours, HOUR_US)
-        day_ranges = _ranges([h // DAY_US * DAY_US for h in hours], DAY_US)
-        for a, b in hour_ranges:
-            conn.execute("DELETE FROM rollup_hour WHERE period >= ? AND period < ?", (a, b))
-            conn.execute("DELETE FROM hist_hour WHERE period >= ? AND period < ?", (a, b))
-        for a, b in day_ranges:
-            conn.execute("DELETE FROM rollup_day WHERE period >= ? AND period < ?", (a, b))
-            conn.execute("DELETE FROM hist_day WHERE period >= ? AND period < ?", (a, b))
-    for a, b in hour_ranges:
-        conn.execute(_rollup_from_calls("hour", _IN_RANGE), (a, b))
-        conn.execute(_hist_from_calls("hour", _IN_RANGE), (a, b, a, b))
-    for a, b in day_ranges:
-        conn.execute(_DAY_FROM_HOURS, (a, b))
-        conn.execute(_HIST_DAY_FROM_HOURS, (a, b))
+        ranges = _ranges(days, DAY_US)
+        for a, b in ranges:
+            for table in ("rollup_hour", "rollup_day", "rollup_series_day", "hist_hour", "hist_day"):
+                conn.execute(f"DELETE FROM {table} WHERE period >= ? AND period < ?", (a, b))
+    for a, b in ranges:
+        _fold(conn, "c.started_at >= ? AND c.started_at < ?", (a, b))
 
 
 def _decsum(text: str | None) -> str | None:
@@ -236,13 +302,14 @@ def _decsum(text: str | None) -> str | None:
 
 
 def _prepare(conn: sqlite3.Connection) -> None:
-    """Functions every connection needs; `ln`/`ceil` only where SQLite was built without its math functions."""
+    """Functions and the temporary table every connection needs; `ln`/`ceil` only if SQLite lacks them."""
     conn.create_function("tt_decsum", 1, _decsum, deterministic=True)
     try:
         conn.execute("SELECT ln(2.0), ceil(0.5)").fetchone()
     except sqlite3.OperationalError:
         conn.create_function("ln", 1, math.log, deterministic=True)
         conn.create_function("ceil", 1, math.ceil, deterministic=True)
+    conn.execute(_TEMP_DELTA)
 
 
 class SQLiteStore:
@@ -272,6 +339,7 @@ class SQLiteStore:
         self._closed = False
         self._sids: dict[tuple[Any, ...], int] = {}
         self._dims: dict[int, tuple[Any, ...]] = {}
+        self._hids: dict[int, int] = {}
         if not self._memory:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -324,6 +392,10 @@ class SQLiteStore:
             if not self._memory:
                 conn.execute("PRAGMA synchronous = NORMAL")
                 conn.execute("PRAGMA cache_size = -65536")
+                # Checkpoint every ~40 MB of WAL rather than 4 MB: a page rewritten by many batches is copied
+                # back to the database once per checkpoint, and the fsyncs are ten times rarer.
+                conn.execute("PRAGMA wal_autocheckpoint = 10000")
+                conn.execute("PRAGMA journal_size_limit = 67108864")
             _prepare(conn)
         except BaseException:
             conn.close()
@@ -370,65 +442,75 @@ class SQLiteStore:
     # --- series -------------------------------------------------------------------------------------
 
     def _load_series(self, conn: sqlite3.Connection) -> None:
-        for row in conn.execute(f"SELECT sid, {', '.join(SERIES_DIMS)}, success FROM series"):
-            key = (*row[1:-1], bool(row[-1]))
+        for row in conn.execute(f"SELECT sid, hid, {', '.join(SERIES_DIMS)}, success FROM series"):
+            key = (*row[2:-1], bool(row[-1]))
             self._sids[key] = row[0]
             self._dims[row[0]] = key
+            self._hids[row[0]] = row[1]
 
     def _resolve(self, key: tuple[Any, ...]) -> int:
         """The series number of `key`, creating it (under the write lock) if it is new."""
-        match = " AND ".join(f"{d} IS ?" for d in (*SERIES_DIMS, "success"))
         params = (*key[:-1], int(key[-1]))
         with self._write_lock, self._connection() as conn, self._errors("record a new series"):
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(f"SELECT sid FROM series WHERE {match}", params).fetchone()
-                if row is None:
-                    h = (key[0], key[1], int(key[-1]))
-                    hrow = conn.execute(
-                        "SELECT hid FROM hseries WHERE provider IS ? AND model IS ? AND success IS ?", h
-                    )
-                    hid = (hrow.fetchone() or (None,))[0]
-                    if hid is None:
-                        hid = conn.execute(
-                            "INSERT INTO hseries (provider, model, success) VALUES (?, ?, ?)", h
-                        ).lastrowid
-                    cols = ", ".join((*SERIES_DIMS, "success", "hid"))
-                    sql = f"INSERT INTO series ({cols}) VALUES ({', '.join('?' * 11)})"
-                    row = (conn.execute(sql, (*params, hid)).lastrowid,)
+                sid = _number(conn, "series", "sid", (*SERIES_DIMS, "success"), params, lambda: {
+                    "kid": _number(conn, "kseries", "kid", _KSERIES, (key[0], key[1], key[4], params[-1])),
+                    "hid": _number(conn, "hseries", "hid", _HSERIES, (key[0], key[1], params[-1])),
+                })  # fmt: skip
+                hid = conn.execute("SELECT hid FROM series WHERE sid = ?", (sid,)).fetchone()[0]
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-        sid: int = row[0]
+        self._hids[sid] = hid
         self._sids[key] = sid
         self._dims[sid] = key
         return sid
 
     # --- writing ------------------------------------------------------------------------------------
 
-    def _rows(self, calls: Sequence[Call]) -> list[tuple[Any, ...]]:
-        sids = self._sids
+    def _rows(self, calls: Sequence[Call]) -> tuple[list[tuple[Any, ...]], _Hists]:
+        """The table rows of `calls`, and their latency histograms per (hour, hid, metric) in case all are new."""
+        sids, hids, hists = self._sids, self._hids, {}
+        log, ceil, scale = math.log, math.ceil, BIN_SCALE
         rows = []
         for c in calls:
             key = _SERIES_KEY(c)
             sid = sids.get(key)
             if sid is None:
                 sid = self._resolve(key)
+            us = (c.started_at - _EPOCH) // _US
             cost = c.cost_usd
+            if cost is None:
+                text = code = None
+            else:
+                text = str(cost)
+                scaled = cost.scaleb(12)
+                code = int(scaled)
+                if code != scaled or code > _MAX_PICO:
+                    code = text  # type: ignore[assignment]
             ic, oc, rc, wc = c.input_cost_usd, c.output_cost_usd, c.cache_read_cost_usd, c.cache_write_cost_usd
             extra = (
-                c.streamed, c.cache_write_1h_tokens, None if cost is None else str(cost),
-                None if ic is None else str(ic), None if oc is None else str(oc),
-                None if rc is None else str(rc), None if wc is None else str(wc),
+                c.streamed, c.cache_write_1h_tokens, text, None if ic is None else str(ic),
+                None if oc is None else str(oc), None if rc is None else str(rc), None if wc is None else str(wc),
             ) + _EXTRA_TAIL(c)  # fmt: skip
             labels = c.labels
+            duration, ttft = c.duration_ms, c.ttft_ms
             rows.append(
-                (to_us(c.started_at), sid, *_TOKENS(c), 1 if c.tokens_estimated else 0, cost_code(cost),
-                 c.duration_ms, c.ttft_ms, c.id, c.response_id, c.user, c.session,
-                 _to_json(labels if type(labels) is dict else dict(labels)) if labels else None, _to_json(extra))
+                (us, sid, *_TOKENS(c), 1 if c.tokens_estimated else 0, code, duration, ttft, c.id, c.response_id,
+                 c.user, c.session, _to_json(labels if type(labels) is dict else dict(labels)) if labels else None,
+                 _to_json(extra))
             )  # fmt: skip
-        return rows
+            for metric, value in ((0, duration), (1, ttft)):
+                if value is not None:
+                    hkey = (us // HOUR_US * HOUR_US, hids[sid], metric)
+                    bins = hists.get(hkey)
+                    if bins is None:
+                        bins = hists[hkey] = {}
+                    b = ceil(log(value) * scale) if value > 0 else ZERO_BIN
+                    bins[b] = bins.get(b, 0) + 1
+        return rows, hists
 
     def write(self, calls: Sequence[Call]) -> int:
         """Store a batch in one transaction, skipping calls whose `id` or `response_id` is stored already.
@@ -446,7 +528,7 @@ class SQLiteStore:
         if not calls:
             return 0
         try:
-            rows = self._rows(calls)
+            rows, hists = self._rows(calls)
         except (TypeError, AttributeError, ValueError) as e:
             raise ValidationError(
                 f"cannot store a call of this batch: {e}; check it with tokentrail.model.validate_call"
@@ -457,8 +539,7 @@ class SQLiteStore:
                 before = conn.execute("SELECT ifnull(max(rowid), 0) FROM calls").fetchone()[0]
                 added: int = conn.executemany(_INSERT, rows).rowcount
                 if added:
-                    for sql, repeat in _WRITE_ROLLUPS:
-                        conn.execute(sql, (before,) * repeat)
+                    _fold(conn, "c.rowid > ?", (before,), hists if added == len(rows) else None)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -554,50 +635,56 @@ class SQLiteStore:
         if bucket is not None and bucket not in BUCKETS:
             raise ValidationError(f"bucket={bucket!r} is not valid: use one of {', '.join(BUCKETS)}")
         since, until = _window(filter)
-        rollup_ok = all(d in SERIES_DIMS for d in (*dims, *filter.where))
+        needed = {*dims, *filter.where}
+        route = "small" if needed <= _SMALL_DIMS else "series" if needed <= _SERIES_SET else "raw"
         out: dict[tuple[Any, tuple[str | None, ...]], Totals] = {}
         with self._connection() as conn, self._errors("aggregate calls"):
             pieces = None
-            use_hours, use_days = rollup_ok, rollup_ok
+            hours_ok = days_ok = True
             if bucket is not None:
                 bounds = self._bounds(conn, since, until)
                 if bounds is None:
                     return []
                 pieces = offset_pieces(tz, *bounds)
-                use_hours = rollup_ok and aligned(pieces, HOUR_US)
-                use_days = use_hours and bucket != "hour" and aligned(pieces, DAY_US)
-            segments = plan_segments(since, until, use_days=use_days) if use_hours else [Segment("raw", since, until)]
+                hours_ok = aligned(pieces, HOUR_US)
+                days_ok = bucket != "hour" and aligned(pieces, DAY_US)
+            segments = plan_segments(
+                since, until, use_hours=route == "small" and hours_ok, use_days=route != "raw" and days_ok
+            )
             unit = HOUR_US if bucket == "hour" else DAY_US
             for seg in segments:
-                sql, params = self._aggregate_sql(filter, seg, dims, pieces, unit)
+                sql, params = self._aggregate_sql(filter, seg, route, dims, pieces, unit)
                 for row in conn.execute(sql, params):
-                    _fold(out, row, len(dims), bucket, tz)
+                    _fold_group(out, row, len(dims), bucket, tz)
         ordered = sorted(out.items(), key=lambda kv: (kv[0][0] or 0, group_order(kv[0][1])))
         return [Group(key=key, bucket=start, totals=totals) for (start, key), totals in ordered]
 
     def _aggregate_sql(
-        self, f: Filter, seg: Segment, dims: list[str], pieces: Sequence[tuple[int, int]] | None, unit: int
+        self,
+        f: Filter,
+        seg: Segment,
+        route: str,
+        dims: list[str],
+        pieces: Sequence[tuple[int, int]] | None,
+        unit: int,
     ) -> tuple[str, list[Any]]:
-        raw = seg.level == "raw"
         q = SqlFilter()
-        t = "c.started_at" if raw else "r.period"
+        t = "c.started_at" if seg.level == "raw" else "r.period"
         cols = [unit_expr(t, pieces, unit), f"min({t})"] if pieces is not None else ["NULL", "NULL"]
         cols += [q.dim_sql(d, calls="c", series="s") for d in dims]
         q.add_time(t, seg.lo, seg.hi)
-        if raw:
+        if seg.level == "raw":
             q.add_filter(f, calls="c", series_id="c.sid", series_table="series")
-            source = "calls c JOIN series s ON s.sid = c.sid"
-            sums = _RAW_SUMS
+            source, sums = "calls c JOIN series s ON s.sid = c.sid", _RAW_SUMS
+        elif route == "small":
+            q.add_filter(f, calls="r", series_id="r.kid", series_table="kseries", key="kid")
+            source, sums = f"rollup_{seg.level} r" + (" JOIN kseries s ON s.kid = r.kid" if dims else ""), _ROLLUP_SUMS
         else:
             q.add_filter(f, calls="r", series_id="r.sid", series_table="series")
-            join = any(d in SERIES_DIMS for d in dims)
-            source = f"rollup_{seg.level} r" + (" JOIN series s ON s.sid = r.sid" if join else "")
-            sums = _ROLLUP_SUMS
+            source, sums = "rollup_series_day r" + (" JOIN series s ON s.sid = r.sid" if dims else ""), _ROLLUP_SUMS
         group = ", ".join(str(i) for i in ([1] if pieces is not None else []) + list(range(3, 3 + len(dims))))
-        sql = f"SELECT {', '.join(cols)}, {', '.join(sums)} FROM {source} {q.sql()}" + (
-            f" GROUP BY {group}" if group else ""
-        )
-        return sql, q.params
+        sql = f"SELECT {', '.join(cols)}, {', '.join(sums)} FROM {source} {q.sql()}"
+        return sql + (f" GROUP BY {group}" if group else ""), q.params
 
     # --- percentiles --------------------------------------------------------------------------------
 
@@ -609,7 +696,11 @@ class SQLiteStore:
         metric: Metric = "duration_ms",
         quantiles: Sequence[float] = (0.5, 0.95, 0.99),
     ) -> list[PercentileRow]:
-        """Quantiles of `metric` per group: from histograms (within 1 %) when possible, else exact.
+        """Quantiles of `metric` per group: exact for up to `EXACT_PERCENTILES_UP_TO` values, else within 1 %.
+
+        Large sets filtered and grouped on `provider`/`model` only are read from the latency histograms
+        (each value within `LATENCY_MAX_RELATIVE_ERROR` of the exact quantile, and the row says so);
+        everything else is computed exactly from raw rows in SQL (`max_relative_error == 0.0`).
 
         Args:
             filter: Which calls.
@@ -618,7 +709,7 @@ class SQLiteStore:
             quantiles: Each from 0 to 1.
 
         Returns:
-            One row per group that has values, sorted by key (None last), with the error bound used.
+            One row per group that has values, sorted by key (None last).
 
         Raises:
             ValidationError: an unknown dimension, metric or quantile.
@@ -628,50 +719,48 @@ class SQLiteStore:
             raise ValidationError(f"metric={metric!r} is not valid: use 'duration_ms' or 'ttft_ms'")
         qs = check_quantiles(quantiles)
         since, until = _window(filter)
-        segments = plan_segments(since, until, use_days=True)
-        hist_ok = all(d in HIST_DIMS for d in (*dims, *filter.where)) and any(s.level != "raw" for s in segments)
+        segments = plan_segments(since, until)
+        hist_ok = {*dims, *filter.where} <= _HIST_SET and any(s.level != "raw" for s in segments)
         with self._connection() as conn, self._errors("compute percentiles"):
-            if not hist_ok:
-                return self._exact_percentiles(conn, filter, dims, metric, qs, since, until)
-            bins: dict[tuple[str | None, ...], dict[int, int]] = {}
-            for seg in segments:
-                sql, params = self._hist_sql(filter, seg, dims, metric)
-                for row in conn.execute(sql, params):
-                    counts = bins.setdefault(tuple(row[: len(dims)]), {})
-                    counts[row[-2]] = counts.get(row[-2], 0) + row[-1]
-        rows = []
-        for key in sorted(bins, key=group_order):
-            count, values = hist_quantiles(bins[key], qs)
-            if count:
-                rows.append(
-                    PercentileRow(key=key, count=count, values=values, max_relative_error=LATENCY_MAX_RELATIVE_ERROR)
-                )
-        return rows
+            if hist_ok:
+                sums: dict[tuple[str | None, ...], HistSum] = {}
+                for seg in segments:
+                    sql, params = self._hist_sql(filter, seg, dims, metric)
+                    for row in conn.execute(sql, params):
+                        key = tuple(row[: len(dims)])
+                        total = sums.get(key)
+                        if total is None:
+                            total = sums[key] = HistSum()
+                        if seg.level == "raw":
+                            total.add_bins({row[-2]: row[-1]})
+                        else:
+                            total.add(row[-2], row[-1])
+                hists = {key: total.bins() for key, total in sums.items()}
+                if sum(sum(b.values()) for b in hists.values()) > EXACT_PERCENTILES_UP_TO:
+                    rows = []
+                    for key in sorted(hists, key=group_order):
+                        count, values = hist_quantiles(hists[key], qs)
+                        if count:
+                            rows.append(PercentileRow(key, count, values, LATENCY_MAX_RELATIVE_ERROR))
+                    return rows
+            return self._exact_percentiles(conn, filter, dims, metric, qs, since, until)
 
     def _hist_sql(self, f: Filter, seg: Segment, dims: list[str], metric: str) -> tuple[str, list[Any]]:
         q = SqlFilter()
+        group = ", ".join(str(i) for i in range(1, len(dims) + 2))
         if seg.level == "raw":
-            cols = [q.dim_sql(d, calls="c", series="s") for d in dims]
+            cols = [*(f"s.{d}" for d in dims), _bin(f"c.{metric}")]
             q.add_time("c.started_at", seg.lo, seg.hi)
             q.add_filter(f, calls="c", series_id="c.sid", series_table="series")
             q.conditions.append(f"c.{metric} IS NOT NULL")
-            bin_sql = _bin(f"c.{metric}")
-            sql = (
-                f"SELECT {', '.join([*cols, bin_sql])}, count(*) FROM calls c JOIN series s ON s.sid = c.sid {q.sql()}"
-            )
-        else:
-            cols = [f"hs.{d}" for d in dims]
-            q.add_time("h.period", seg.lo, seg.hi)
-            q.conditions.append(f"h.metric = {1 if metric == 'ttft_ms' else 0}")
-            hf = SqlFilter(conditions=q.conditions, params=q.params)
-            for d, vals in f.where.items():
-                hf.conditions.append(f"hs.{d} IN {hf.values(vals)}")
-            if f.success is not None:
-                hf.conditions.append("hs.success = ?")
-                hf.params.append(1 if f.success else 0)
-            source = f"hist_{seg.level} h JOIN hseries hs ON hs.hid = h.hid"
-            sql = f"SELECT {', '.join([*cols, 'h.bin'])}, sum(h.n) FROM {source} {hf.sql()}"
-        return sql + f" GROUP BY {', '.join(str(i) for i in range(1, len(dims) + 2))}", q.params
+            source = "calls c JOIN series s ON s.sid = c.sid"
+            return f"SELECT {', '.join(cols)}, count(*) FROM {source} {q.sql()} GROUP BY {group}", q.params
+        cols = [*(f"s.{d}" for d in dims), "h.lo", "h.counts"]
+        q.add_time("h.period", seg.lo, seg.hi)
+        q.conditions.append(f"h.metric = {1 if metric == 'ttft_ms' else 0}")
+        q.add_filter(f, calls="h", series_id="h.hid", series_table="hseries", key="hid")
+        source = f"hist_{seg.level} h" + (" JOIN hseries s ON s.hid = h.hid" if dims else "")
+        return f"SELECT {', '.join(cols)} FROM {source} {q.sql()}", q.params
 
     def _exact_percentiles(
         self, conn: sqlite3.Connection, f: Filter, dims: list[str], metric: str, qs: tuple[float, ...],
@@ -732,7 +821,7 @@ class SQLiteStore:
                     if rows:
                         ids = json.dumps([r[0] for r in rows])
                         conn.execute("DELETE FROM calls WHERE rowid IN (SELECT value FROM json_each(?))", (ids,))
-                        rebuild_rollups(conn, [r[1] // HOUR_US * HOUR_US for r in rows])
+                        rebuild_rollups(conn, [r[1] // DAY_US * DAY_US for r in rows])
                     conn.execute("COMMIT")
                 except BaseException:
                     conn.execute("ROLLBACK")
@@ -784,11 +873,32 @@ class SQLiteStore:
             conn.close()
 
 
+def _number(
+    conn: sqlite3.Connection,
+    table: str,
+    id_column: str,
+    columns: Sequence[str],
+    values: Sequence[Any],
+    more: Callable[[], dict[str, int]] | None = None,
+) -> int:
+    """The id of the row of `table` whose `columns` are `values` (NULLs match), inserted if missing."""
+    match = " AND ".join(f"{c} IS ?" for c in columns)
+    row = conn.execute(f"SELECT {id_column} FROM {table} WHERE {match}", values).fetchone()
+    if row is not None:
+        found: int = row[0]
+        return found
+    extra = more() if more is not None else {}
+    names = [*columns, *extra]
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    new: int = conn.execute(sql, (*values, *extra.values())).lastrowid  # type: ignore[assignment]
+    return new
+
+
 def _window(f: Filter) -> tuple[int | None, int | None]:
     return (None if f.since is None else to_us(f.since), None if f.until is None else to_us(f.until))
 
 
-def _fold(
+def _fold_group(
     out: dict[tuple[Any, tuple[str | None, ...]], Totals],
     row: Sequence[Any],
     ndims: int,

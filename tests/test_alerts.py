@@ -292,7 +292,7 @@ def test_dead_channels_delay_nothing_else(tracker: Tracker, blackhole: str, clos
     t0 = time.monotonic()
     assert m.emit(ALERT)
     emitted = time.monotonic() - t0
-    tracker.record("gpt-4o", 10, 10, agent="app")
+    tracker.record("gpt-4o", 10, 10, agent="app", cost_usd="0.01")  # priced here: no first price-table load
     assert tracker.flush(2)
     recorded = time.monotonic() - t0
     assert wait_for(lambda: bool(got), 2)

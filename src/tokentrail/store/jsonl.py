@@ -23,7 +23,7 @@ Guarantees, and their limits:
   same UTC day, because every batch first re-reads its own days' new lines. A duplicate on *another* day
   written by another process (one `response_id` recorded twice with different `started_at` dates) is
   seen only after the next full refresh, at most `RESCAN_SECONDS` later. Tools that append without the
-  lock never break lines (`O_APPEND`), but can race dedupe. The index costs ~150 bytes a stored call.
+  lock never break lines (`O_APPEND`), but can race dedupe. The index costs ~200 bytes a stored call.
 - Reads take no lock: appends are whole lines and rewrites are atomic renames. `calls()` holds one day
   in memory (to sort it); `aggregate()`/`percentiles()` stream. A corrupt line is skipped with one
   warning naming `file:line`, and counted in `corrupt_lines`. A read that races an append may see its

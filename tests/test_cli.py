@@ -215,3 +215,17 @@ def test_python_dash_m_and_console_script(tmp_path: Path) -> None:
     assert done.returncode == 0 and done.stdout == ROOT_HELP_TEXT
     done = subprocess.run([sys.executable, "-m", "tokentrail", "--version"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stdout.startswith("tokentrail ")
+
+
+@pytest.mark.parametrize("args", [["--help"], [], ["stats"], ["stats", "week", "--format", "json"]])
+def test_prompt_paths_import_no_heavy_module(tmp_path: Path, args: list[str]) -> None:
+    url = seed(store_url(tmp_path))
+    argv = args + (["--store", url] if args[:1] == ["stats"] else [])
+    code = (
+        "import sys; from tokentrail.cli import main; main(sys.argv[1:]);"
+        "heavy = [m for m in ('typer', 'rich', 'genai_prices', 'tiktoken') if m in sys.modules];"
+        "print(heavy, file=sys.stderr)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"

@@ -565,11 +565,6 @@ def test_full_disk_store_and_spool_counts_the_loss(
     assert store.attempts >= 2
 
 
-@pytest.mark.xfail(
-    reason="Tracker logs two warnings when store and spool both fail, and the first ('calls are kept in the "
-    "local spool') is false; tracker.py _write/_keep should log one warning that says the calls are lost",
-    strict=True,
-)
 def test_one_warning_says_the_calls_are_lost_when_store_and_spool_both_fail(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -617,11 +612,6 @@ def test_corrupt_and_truncated_jsonl_lines_are_named_skipped_and_nothing_else_is
     assert result.exit_code == 0 and json.loads(result.stdout)["store"]["calls"] == 150
 
 
-@pytest.mark.xfail(
-    reason="Spool.replay drops a corrupt line in the middle of a spool file silently (spool.py: "
-    "`except (ValueError, TypeError): continue`); it should warn naming file:line and count it",
-    strict=True,
-)
 def test_a_corrupt_line_inside_a_spool_file_is_reported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     now = datetime.now(timezone.utc)
     spool = Spool(tmp_path, "sqlite:///x.db")
@@ -651,7 +641,7 @@ _POISON = (
 )
 
 
-@pytest.mark.xfail(reason=_POISON, strict=True)
+
 def test_a_call_the_store_refuses_does_not_block_the_calls_behind_it() -> None:
     store = PickyStore("sqlite:///picky.db")
     with Tracker(store, batch_size=10) as t:
@@ -668,7 +658,6 @@ def test_a_call_the_store_refuses_does_not_block_the_calls_behind_it() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(reason="record() accepts input_tokens=2**63, which PostgreSQL refuses; " + _POISON, strict=True)
 def test_an_out_of_range_count_does_not_block_postgres(pg_url: str) -> None:
     with Tracker(pg_url, batch_size=10) as t:
         try:
@@ -693,12 +682,6 @@ class SwitchableStore(MemoryStore):
         return super().write(calls)
 
 
-@pytest.mark.xfail(
-    reason="close() (and the flush at exit) never retries the spool, so calls spooled during a short outage "
-    "wait for the next process on this machine — never, for a CI job or a container; tracker.close() should "
-    "try one replay, whatever the backoff, before stopping the writer",
-    strict=True,
-)
 def test_closing_replays_the_spool_once_the_store_answers_again() -> None:
     store = SwitchableStore("sqlite:///switch.db")
     t = Tracker(store, batch_size=10)
@@ -711,12 +694,6 @@ def test_closing_replays_the_spool_once_the_store_answers_again() -> None:
     assert len(list(store.calls(Filter()))) == 20
 
 
-@pytest.mark.xfail(
-    reason="Tracker.record_call() takes a Call as it is: one built without validation (reasoning_tokens > "
-    "output_tokens) is counted as written, and the JSONL store then skips it on every read as corrupt; "
-    "record_call should run model.validate_call (ValidationError at the boundary, nothing queued)",
-    strict=True,
-)
 def test_record_call_refuses_a_call_the_store_could_not_read_back(tmp_path: Path) -> None:
     url = f"jsonl://{tmp_path / 'jsonl'}"
     bad = Call(id=new_call_id(), started_at=datetime.now(timezone.utc), model="m", output_tokens=1, reasoning_tokens=5)
@@ -781,9 +758,7 @@ def test_a_postgres_database_from_a_newer_version_is_refused_by_url(pg_url: str)
     "where",
     [
         "netloc",
-        pytest.param("query", marks=pytest.mark.xfail(
-            reason="store.mask_url() masks a password in the netloc only; with ?password=… the tracker's "
-                   "'could not write to <url>' warning shows it (store/__init__.py)", strict=True)),
+        "query",
     ],
 )  # fmt: skip
 def test_bad_credentials_name_the_url_with_the_password_masked(

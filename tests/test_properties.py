@@ -270,13 +270,6 @@ def test_invalid_records_store_nothing_on_any_backend(recorder: Recorder) -> Non
     check()
 
 
-@pytest.mark.xfail(
-    reason="record() accepts values no SQL backend can hold — ints over 2**63-1, lone surrogates, times that "
-    "overflow when moved to UTC — so the batch fails in the store (or the call is dropped as an internal "
-    "error), and blank model/provider names that pricing then rejects as an internal error; check_record_fields "
-    "(tracker.py) and validate_call (model.py) should refuse them by name",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("args", "field"),
     [

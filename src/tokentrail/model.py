@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["Call", "TOKEN_FIELDS", "new_call_id", "validate_call"]
+__all__ = ["TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id", "validate_call"]
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -255,8 +255,8 @@ def _check_fields(call: Call) -> None:
             raise _bad(name, getattr(call, name), "a non-empty string")
     for name in (*TOKEN_FIELDS, "retries"):
         value = getattr(call, name)
-        if type(value) is not int or value < 0:
-            raise _bad(name, value, "a non-negative integer")
+        if type(value) is not int or not 0 <= value <= 2**63 - 1:
+            raise _bad(name, value, "an integer from 0 to 2**63-1")
     for name in ("duration_ms", "ttft_ms"):
         value = getattr(call, name)
         if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
@@ -265,10 +265,16 @@ def _check_fields(call: Call) -> None:
         value = getattr(call, name)
         if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value < 0):
             raise _bad(name, value, "a finite Decimal >= 0, or None")
+    _check_optional_text(call)
+
+
+def _check_optional_text(call: Call) -> None:
     for name in _OPTIONAL_TEXT:
         value = getattr(call, name)
-        if value is not None and type(value) is not str:
-            raise _bad(name, value, "a string or None")
+        if value is not None:
+            if type(value) is not str:
+                raise _bad(name, value, "a string or None")
+            check_text(name, value)
     for name in ("streamed", "success", "tokens_estimated"):
         if type(getattr(call, name)) is not bool:
             raise _bad(name, getattr(call, name), "True or False")
@@ -300,8 +306,17 @@ def check_token_consistency(
         )
 
 
+def check_text(name: str, value: str) -> None:
+    """Text must be storable everywhere: valid Unicode (no lone surrogates)."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError(f"{name}={value!r} is not valid: it holds a lone surrogate, not text") from None
+
+
 def validate_labels(labels: object, name: str = "labels") -> None:
-    """Labels are a mapping of non-empty string keys to string values."""
+    """Labels are a mapping of non-empty string keys to string values, valid Unicode."""
     if not isinstance(labels, Mapping):
         raise _bad(name, labels, "a mapping of str to str")
     for key, value in labels.items():
@@ -309,6 +324,8 @@ def validate_labels(labels: object, name: str = "labels") -> None:
             raise ValidationError(f"{name} key {key!r} is not valid: expected a non-empty string")
         if type(value) is not str:
             raise ValidationError(f"{name}[{key!r}]={value!r} is not valid: expected a string")
+        check_text(f"{name} key", key)
+        check_text(f"{name}[{key!r}]", value)
 
 
 _random = random.Random(secrets.randbits(128))

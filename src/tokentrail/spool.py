@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from .model import Call
 __all__ = ["Spool", "SpoolStatus", "spool_status"]
 
 _CHUNK = 1000
+log = logging.getLogger("tokentrail")
 
 
 def _store_key(url: str) -> str:
@@ -56,6 +58,8 @@ def spool_status(folder: Path) -> SpoolStatus:
     files = calls = size = 0
     if folder.is_dir():
         for path in folder.glob("*.jsonl"):
+            if path.name.startswith("refused-"):  # set aside for inspection, not waiting
+                continue
             files += 1
             size += path.stat().st_size
             with path.open("rb") as fh:
@@ -99,8 +103,24 @@ class Spool:
             os.close(fd)
         self.pending = True
 
-    def replay(self, write: Callable[[Sequence[Call]], int]) -> int:
+    def set_aside(self, calls: Sequence[Call]) -> Path:
+        """Keep calls the store refused in `refused-<store-key>.jsonl` (never replayed); returns the file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"refused-{self._key}.jsonl"
+        with path.open("a", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in calls)
+        return path
+
+    def replay(
+        self,
+        write: Callable[[Sequence[Call]], int],
+        *,
+        on_corrupt: Callable[[str, BaseException], None] | None = None,
+    ) -> int:
         """Write every spooled call with `write`, oldest file first, in order; remove each file when done.
+
+        A line that cannot be read back (torn by a crash, or damaged) is skipped with a warning naming
+        `file:line` and reported to `on_corrupt("file:line", error)`; the lines around it are replayed.
 
         Returns the number of calls the store newly stored. Raises whatever `write` raises, leaving the
         rest of the spool in place (calls already written are skipped next time by their id).
@@ -115,12 +135,16 @@ class Spool:
                     continue
                 with os.fdopen(os.dup(fd), "rb") as fh:
                     chunk: list[Call] = []
-                    for line in fh:
+                    for lineno, line in enumerate(fh, 1):
                         if not line.strip():
                             continue
                         try:
                             chunk.append(Call.from_dict(json.loads(line)))
-                        except (ValueError, TypeError):  # a torn last line from a crash: nothing to replay
+                        except (ValueError, TypeError) as exc:  # torn by a crash, or damaged
+                            log.warning("tokentrail: skipped a corrupt spool line at %s:%d (%s); that call is lost",
+                                        path, lineno, exc)  # fmt: skip
+                            if on_corrupt is not None:
+                                on_corrupt(f"{path}:{lineno}", exc)
                             continue
                         if len(chunk) >= _CHUNK:
                             written += write(chunk)

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -30,7 +30,16 @@ from typing import Any
 
 from .context import EMPTY_SCOPE, Scope, _scope
 from .errors import BudgetExceededError, UnknownModelError, ValidationError
-from .model import Call, build_call, check_token_consistency, new_call_id, utc_from_ns, validate_labels
+from .model import (
+    Call,
+    build_call,
+    check_text,
+    check_token_consistency,
+    new_call_id,
+    utc_from_ns,
+    validate_call,
+    validate_labels,
+)
 from .project import detect_git_branch, detect_project
 from .spool import Spool
 from .store.base import Store, Totals
@@ -59,14 +68,25 @@ def _invalid(name: str, value: object, expected: str) -> ValidationError:
     return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
 
 
+MAX_INT = 2**63 - 1
+"""The largest count any store can hold (a signed 64-bit integer)."""
+
+
 def _check_int(name: str, value: Any) -> None:
-    if type(value) is not int or value < 0:
-        raise _invalid(name, value, "a non-negative integer")
+    if type(value) is not int or not 0 <= value <= MAX_INT:
+        raise _invalid(name, value, f"an integer from 0 to {MAX_INT}")
 
 
 def _check_str(name: str, value: Any) -> None:
-    if value is not None and (type(value) is not str or (not value and name not in ("prompt", "response"))):
+    if value is None:
+        return
+    if type(value) is not str:
+        raise _invalid(name, value, "a string or None")
+    if not value and name not in ("prompt", "response"):
         raise _invalid(name, value, "a non-empty string or None")
+    if name == "provider" and not value.strip():  # looked up in the price tables, like the model
+        raise _invalid(name, value, "a non-blank string or None")
+    check_text(name, value)
 
 
 def _check_num(name: str, value: Any) -> None:
@@ -82,6 +102,10 @@ def _check_bool(name: str, value: Any) -> None:
 def _check_time(name: str, value: Any) -> None:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise _invalid(name, value, "a timezone-aware datetime")
+    try:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise _invalid(name, value, "a datetime that exists in UTC (years 1 to 9999)") from None
 
 
 def _check_labels(name: str, value: Any) -> None:
@@ -101,8 +125,9 @@ _CHECKS: dict[int, Callable[[str, Any], None]] = {
 
 def check_record_fields(model: object, input_tokens: object, output_tokens: object, fields: Mapping[str, Any]) -> None:
     """Validate `record()` arguments; raise `ValidationError` naming the first bad field and its value."""
-    if type(model) is not str or not model:
-        raise _invalid("model", model, "a non-empty string")
+    if type(model) is not str or not model.strip():
+        raise _invalid("model", model, "a non-blank string")
+    check_text("model", model)
     _check_int("input_tokens", input_tokens)
     _check_int("output_tokens", output_tokens)
     for name, value in fields.items():
@@ -119,6 +144,18 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
             fields.get("cache_write_1h_tokens", 0),
             fields.get("reasoning_tokens", 0),
         )
+
+
+def _environmental(exc: BaseException) -> bool:
+    """Whether an error is about the store's surroundings (network, disk, locks), not about the data."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) or type(seen).__name__ in ("OperationalError", "InterfaceError"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _finite_money(value: int | float | Decimal | str) -> bool:
@@ -219,8 +256,10 @@ class Tracker:
         self._session_lock = threading.Lock()
         self.display = self.settings.display
         self._spool = self._make_spool(store)
+        self._spool_error: OSError | None = None
         self._retry_at = 0.0
         self._backoff = 1.0
+        self._refused_now = 0
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         if self.settings.prices:
@@ -246,7 +285,12 @@ class Tracker:
         """
         if type(model) is not str or type(input_tokens) is not int or type(output_tokens) is not int or fields:
             check_record_fields(model, input_tokens, output_tokens, fields)
-        elif not model or input_tokens < 0 or output_tokens < 0:
+        elif (
+            not 0 <= input_tokens <= MAX_INT
+            or not 0 <= output_tokens <= MAX_INT
+            or not model.isascii()
+            or not model.strip()
+        ):
             check_record_fields(model, input_tokens, output_tokens, fields)
         item = (model, input_tokens, output_tokens, fields, _scope.get(), time.time_ns())
         if self.display and fields.get("display", True):
@@ -263,7 +307,12 @@ class Tracker:
             self._wake.set()
 
     def record_call(self, call: Call) -> None:
-        """Queue an already complete Call (imports, copies between stores)."""
+        """Queue an already complete Call (imports, copies between stores).
+
+        Raises:
+            ValidationError: the Call has an invalid field; nothing is queued.
+        """
+        validate_call(call)
         if len(self._queue) >= self._queue_size:
             self._drop()
             return
@@ -311,6 +360,7 @@ class Tracker:
         if self._closed:
             return
         self.flush()
+        self._final_replay()
         self._closed = True
         self._wake.set()
         if self._thread is not None:
@@ -407,8 +457,15 @@ class Tracker:
     def _at_exit(self) -> None:
         try:
             self.flush(timeout=10)
+            self._final_replay()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
+
+    def _final_replay(self) -> None:
+        # A short outage may be over by the time a script ends: try the spool once, whatever the backoff,
+        # rather than leave it to a next process that may never come (a CI job, a container).
+        if self._spool is not None and self._spool.pending:
+            self._replay()
 
     def _run(self) -> None:
         interval = self.settings.flush_interval
@@ -457,14 +514,69 @@ class Tracker:
             self._keep(batch)  # the store is still failing: keep order by spooling behind the earlier calls
         else:
             try:
-                written = self.store.write(batch)
+                written = self._store_write(batch)
                 self.health.written += written
-                self.health.duplicates += len(batch) - written
+                self.health.duplicates += len(batch) - written - self._refused_now
             except Exception as exc:
                 self.health.failed_batches += 1
-                self._on_write_failure(exc)
-                self._keep(batch)
+                self._on_write_failure(exc, kept=self._keep(batch))
         self._after_write(batch)
+
+    def _store_write(self, batch: Sequence[Call]) -> int:
+        """Write a batch. If the store refuses it but is up, write the calls it takes and set aside the rest.
+
+        Errors about the surroundings (network, disk, locks) are raised at once: the caller spools the
+        batch. For any other error the store counts as up when the batch's first or last call, written
+        alone, goes in; then the batch is bisected down to the calls refused one by one, which are
+        counted lost (and kept in `spool/refused-*.jsonl` for inspection) so that one bad call never
+        blocks those behind it. When both fail alone the store is taken to be down and the error is
+        raised: the caller spools the batch.
+        """
+        self._refused_now = 0
+        store = self.store
+        try:
+            return store.write(batch)
+        except Exception as exc:
+            if len(batch) < 2 or _environmental(exc):
+                raise
+            error = exc
+        try:
+            written = store.write(batch[:1])
+            rest = batch[1:]
+        except Exception:
+            try:
+                written = store.write(batch[-1:])
+            except Exception:
+                raise error from None
+            self._refuse(batch[:1], error)
+            rest = batch[1:-1]
+        return written + self._bisect(rest)
+
+    def _bisect(self, part: Sequence[Call]) -> int:
+        if not part:
+            return 0
+        try:
+            return self.store.write(part)
+        except Exception as exc:
+            if len(part) == 1:
+                self._refuse(part, exc)
+                return 0
+            mid = len(part) // 2
+            return self._bisect(part[:mid]) + self._bisect(part[mid:])
+
+    def _refuse(self, calls: Sequence[Call], exc: BaseException) -> None:
+        self._refused_now += len(calls)
+        self.health.lost += len(calls)
+        self.health.last_error = f"{type(exc).__name__}: {exc}"
+        where = "not kept"
+        if self._spool is not None:
+            try:
+                where = str(self._spool.set_aside(calls))
+            except OSError:
+                pass
+        self._log_once(f"refused:{type(exc).__name__}",
+                       "tokentrail: the store refused %d call(s) (%s); they are lost to it (%s), the rest are written",
+                       len(calls), exc, where)  # fmt: skip
 
     def _make_spool(self, store: str | Store | None) -> Spool | None:
         url = self.settings.store if store is None or isinstance(store, str) else getattr(store, "url", None)
@@ -486,39 +598,50 @@ class Tracker:
     def _replay(self) -> bool:
         assert self._spool is not None
         try:
-            replayed = self._spool.replay(self.store.write)
+            replayed = self._spool.replay(self._store_write, on_corrupt=self._corrupt_spool_line)
         except Exception as exc:
-            self._on_write_failure(exc)
+            self._on_write_failure(exc, kept=True)
             return False
         self.health.replayed += replayed
         self.health.written += replayed
         self._backoff = 1.0
         return True
 
-    def _keep(self, batch: list[Call]) -> None:
+    def _keep(self, batch: list[Call]) -> bool:
+        """Spool a batch the store did not take; count it lost when the spool refuses too."""
         if self._spool is not None:
             try:
                 self._spool.append(batch)
                 self.health.spooled += len(batch)
-                return
+                return True
             except OSError as exc:
-                self.health.last_error = f"{type(exc).__name__}: {exc}"
-                self._log_once("spool", "tokentrail: could not spool %d call(s) to %s: %s", len(batch),
-                               self._spool.folder, exc)  # fmt: skip
+                self._spool_error = exc
         self.health.lost += len(batch)
+        return False
 
-    def _on_write_failure(self, exc: BaseException) -> None:
+    def _corrupt_spool_line(self, where: str, exc: BaseException) -> None:
+        self.health.lost += 1  # the spool has logged it, naming file:line
+
+    def _on_write_failure(self, exc: BaseException, *, kept: bool) -> None:
         self.health.last_error = f"{type(exc).__name__}: {exc}"
         self._retry_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, 60.0)
         from .store import mask_url
 
-        self._log_once(
-            f"write:{type(exc).__name__}",
-            "tokentrail: could not write to %s (%s); calls are kept in the local spool and replayed when it answers",
-            mask_url(getattr(self._store, "url", None) or self.settings.store),
-            exc,
-        )
+        url = mask_url(getattr(self._store, "url", None) or self.settings.store)
+        if kept:
+            self._log_once(f"write:{type(exc).__name__}", "tokentrail: could not write to %s (%s); calls are kept "
+                           "in the local spool and replayed when it answers", url, exc)  # fmt: skip
+        else:
+            spool_error = self._spool_error
+            self._log_once(
+                f"lost:{type(exc).__name__}",
+                "tokentrail: could not write to %s (%s) and could not spool the calls (%s); "
+                "they are lost, counted in Tracker.health.lost",
+                url,
+                exc,
+                spool_error,
+            )
 
     def _after_write(self, batch: list[Call]) -> None:
         with self._session_lock:

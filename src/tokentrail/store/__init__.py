@@ -12,6 +12,7 @@ where there is one. Backends are imported only when their URL is opened.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,16 +34,24 @@ __all__ = [
 SCHEMES = ("memory", "jsonl", "sqlite", "postgresql", "postgres")
 
 
+_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
+
+
 def mask_url(url: str) -> str:
-    """`url` with any password replaced by `***`, safe to show in messages and logs."""
+    """`url` with any password (in the user part or a `?password=` parameter) replaced by `***`.
+
+    Example:
+        >>> mask_url("postgresql://app:s3cret@db/x?sslmode=require&password=s3cret")
+        'postgresql://app:***@db/x?sslmode=require&password=***'
+    """
     try:
         parts = urlsplit(url)
         if parts.password:
             netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-            return urlunsplit(parts._replace(netloc=netloc))
+            url = urlunsplit(parts._replace(netloc=netloc))
     except ValueError:
         pass
-    return url
+    return _QUERY_SECRET.sub(r"\1***", url)
 
 
 def open_store(url: str, **options: Any) -> Store:

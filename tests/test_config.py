@@ -100,3 +100,32 @@ def test_settings_table_documents_every_variable() -> None:
     names = [row[0] for row in settings_table()]
     assert "TOKENTRAIL_STORE" in names[0]
     assert any("LLM_STORE_PROMPTS" in n for n in names)
+
+
+def test_budgets_from_the_config_file_are_enforced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokentrail import BudgetExceededError, Tracker
+    from tokentrail.context import current_scope
+    from tokentrail.tracker import PendingCall
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tokentrail.toml").write_text('[budgets.tiny]\nlimit_usd = 0.01\nperiod = "day"\nenforce = true\n')
+    with Tracker("memory://") as t:
+        assert t.has_guards
+        small = PendingCall("gpt-4o", "openai", 100, 100, current_scope())
+        t.check_guards(small)  # $0.00125: allowed
+        big = PendingCall("gpt-4o", "openai", 100_000, 1_000, current_scope())
+        with pytest.raises(BudgetExceededError, match=r"budget 'tiny'.*refused a call to 'gpt-4o'"):
+            t.check_guards(big)  # $0.26 would pass the $0.01 limit
+
+
+def test_budgets_set_in_the_store_reach_a_new_process_tracker(tmp_path: Path) -> None:
+    from tokentrail import BudgetExceededError, Tracker
+    from tokentrail.budgets import BudgetSpec, set_budget
+    from tokentrail.context import current_scope
+    from tokentrail.tracker import PendingCall
+
+    url = f"sqlite:///{tmp_path / 'usage.db'}"
+    set_budget(BudgetSpec.create("cap", limit_usd=0.01, period="day", enforce=True), store=url)
+    with Tracker(url) as t:  # defines nothing itself: the store's budget applies
+        with pytest.raises(BudgetExceededError, match="budget 'cap'"):
+            t.check_guards(PendingCall("gpt-4o", "openai", 100_000, 1_000, current_scope()))

@@ -30,11 +30,13 @@ from .model import Call
 from .tracker import SessionStats, Tracker, configure, default_tracker
 
 if TYPE_CHECKING:
+    from .budgets import budget
     from .pricing import Cost, calculate_cost, set_price
     from .tokens import TokenCount, count_message_tokens, count_tokens, truncate_to_tokens
 
 # Imported on first use: pricing and token counting pull in price tables and encodings.
 _LAZY = {
+    "budget": "budgets",
     "Cost": "pricing",
     "calculate_cost": "pricing",
     "set_price": "pricing",
@@ -71,6 +73,7 @@ __all__ = [
     "ValidationError",
     "agent",
     "breakdown",
+    "budget",
     "calculate_cost",
     "configure",
     "context",

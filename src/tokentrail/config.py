@@ -165,6 +165,10 @@ class Settings:
     tz: str | None
     prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """`[prices."model"]` tables from the config file."""
+    budgets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """`[budgets.NAME]` tables from the config file (see `tokentrail.budgets.load_budgets`)."""
+    alerts: Mapping[str, Any] = field(default_factory=dict)
+    """The `[alerts]` table from the config file (see `tokentrail.alerts.load_alerts`)."""
     sources: Mapping[str, str] = field(default_factory=dict)
     """Setting name to `argument`, `environment (NAME)`, `file (PATH)` or `default`."""
     file: Path | None = None
@@ -243,10 +247,12 @@ def resolve(**arguments: Any) -> Settings:
                     label, origin = p.name, source
                 raise ConfigError(f"{label}={raw!r} (from {origin}) {exc}") from None
         sources[p.name] = source
-    prices = file_data.get("prices", {})
-    if not isinstance(prices, dict):
-        raise ConfigError(f"prices={prices!r} in config file {str(path)!r} is not a table")
-    return Settings(**values, prices=prices, sources=sources, file=path)
+    tables: dict[str, Any] = {}
+    for key in ("prices", "budgets", "alerts"):
+        tables[key] = file_data.get(key, {})
+        if not isinstance(tables[key], dict):
+            raise ConfigError(f"{key}={tables[key]!r} in config file {str(path)!r} is not a table")
+    return Settings(**values, **tables, sources=sources, file=path)
 
 
 def _lookup(p: Param, arguments: Mapping[str, Any], file_data: Mapping[str, Any], path: Path | None) -> tuple[Any, str]:

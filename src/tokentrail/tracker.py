@@ -213,6 +213,8 @@ class PendingCall:
     """The request's output limit (`max_tokens`), if it set one."""
     scope: Scope
     """The attribution in force (agent, user, session, project, labels)."""
+    call_id: str | None = None
+    """The id the call will be recorded with, so a guard's reservation is released by exactly this call."""
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
@@ -262,10 +264,15 @@ class Tracker:
         self._refused_now = 0
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
+        self._budgets_ready = False
         if self.settings.prices:
             from .pricing import load_price_overrides
 
             load_price_overrides(self.settings.prices)
+        if self.settings.alerts:
+            from .alerts import load_alerts
+
+            load_alerts(self.settings.alerts, tracker=self)
         _trackers.add(self)
 
     # -- the caller's side ----------------------------------------------------------------------
@@ -402,10 +409,14 @@ class Tracker:
     @property
     def has_guards(self) -> bool:
         """Whether any guard is installed (capture counts prompt tokens only then)."""
+        if not self._budgets_ready:
+            self._ensure_budgets()
         return bool(self._guards)
 
     def check_guards(self, pending: PendingCall) -> None:
         """Run the guards for a call about to be sent; raises `BudgetExceededError` to refuse it."""
+        if not self._budgets_ready:
+            self._ensure_budgets()
         for guard in list(self._guards):
             try:
                 guard(pending)
@@ -413,6 +424,28 @@ class Tracker:
                 raise
             except Exception as exc:
                 self._internal_error(exc)
+
+    def _ensure_budgets(self) -> None:
+        """Attach the budget engine once: for the config file's budgets, or budgets already in the store.
+
+        Budgets live in the store (so `tokentrail budget set` reaches every process); a process that
+        never defined one in code still enforces them. Done on first need, never at import.
+        """
+        with self._start_lock:
+            if self._budgets_ready:
+                return
+            self._budgets_ready = True
+        try:
+            if self.settings.budgets:
+                from .budgets import load_budgets
+
+                load_budgets(self.settings.budgets, tracker=self)
+            elif self.store.meta_items("budgets"):
+                from .budgets import engine_for
+
+                engine_for(self)
+        except Exception as exc:  # a store that cannot be read must not break the app
+            self._internal_error(exc)
 
     def session_stats(self) -> SessionStats:
         """This process's totals since start or `reset_session()` (flushes first)."""
@@ -644,6 +677,8 @@ class Tracker:
             )
 
     def _after_write(self, batch: list[Call]) -> None:
+        if not self._budgets_ready:
+            self._ensure_budgets()
         with self._session_lock:
             session = self._session
             for call in batch:

@@ -7,18 +7,21 @@ import multiprocessing
 import random
 import threading
 import traceback
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Generator, Iterator
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from tokentrail.errors import SchemaVersionError, StoreError, ValidationError
 from tokentrail.model import Call
 from tokentrail.store import open_store
-from tokentrail.store.base import Filter, Totals
+from tokentrail.store.base import Bucket, Filter, Metric, Totals
 from tokentrail.store.memory import MemoryStore
 from tokentrail.store.postgres import LATENCY_MAX_RELATIVE_ERROR, MIGRATIONS, PostgresStore
 
@@ -298,7 +301,7 @@ def test_upgrade_from_version_2_folds_existing_calls_into_the_rollups(pg_url: st
                 "labels", "success", "retries")  # fmt: skip
         with conn.cursor().copy(f"COPY tokentrail.calls ({', '.join(cols)}) FROM STDIN") as copy:
             for c in calls:
-                copy.write_row([psycopg.types.json.Jsonb(dict(c.labels)) if n == "labels" else getattr(c, n)
+                copy.write_row([Jsonb(dict(c.labels)) if n == "labels" else getattr(c, n)
                                 for n in cols])  # fmt: skip
     memory = MemoryStore()
     memory.write([c.replace(user=None, response_id=None) for c in calls])
@@ -322,12 +325,7 @@ def test_upgrade_from_version_2_folds_existing_calls_into_the_rollups(pg_url: st
 def assert_same_totals(got: Totals, want: Totals) -> None:
     for name in ("duration_ms_sum", "ttft_ms_sum"):  # float sums depend on the order of addition
         assert getattr(got, name) == pytest.approx(getattr(want, name), rel=1e-12, abs=1e-9), name
-    float_free = {"duration_ms_sum": 0.0, "ttft_ms_sum": 0.0}
-    assert Totals(**{**_as_dict(got), **float_free}) == Totals(**{**_as_dict(want), **float_free})
-
-
-def _as_dict(t: Totals) -> dict[str, object]:
-    return {name: getattr(t, name) for name in Totals.__dataclass_fields__}
+    assert replace(got, duration_ms_sum=0.0, ttft_ms_sum=0.0) == replace(want, duration_ms_sum=0.0, ttft_ms_sum=0.0)
 
 
 def assert_same_groups(got: list, want: list) -> None:  # type: ignore[type-arg]
@@ -349,7 +347,7 @@ WINDOWS = [
     Filter(where={"user": ("u-1",), "model": ("gpt-4o",)}),
 ]
 GROUPINGS = [(), ("model",), ("model", "agent"), ("provider", "environment", "operation"), ("label:team",), ("user",)]
-BUCKETINGS = [
+BUCKETINGS: list[tuple[Bucket | None, tzinfo]] = [
     (None, timezone.utc),
     ("hour", timezone.utc),
     ("day", timezone.utc),
@@ -371,9 +369,9 @@ def test_rollups_answer_like_the_raw_table_and_memory(pg: PostgresStore, pg_url:
         for f in WINDOWS:
             for by in GROUPINGS:
                 for bucket, tz in BUCKETINGS:
-                    want = memory.aggregate(f, by=by, bucket=bucket, tz=tz)  # type: ignore[arg-type]
-                    assert_same_groups(pg.aggregate(f, by=by, bucket=bucket, tz=tz), want)  # type: ignore[arg-type]
-                    assert_same_groups(raw.aggregate(f, by=by, bucket=bucket, tz=tz), want)  # type: ignore[arg-type]
+                    want = memory.aggregate(f, by=by, bucket=bucket, tz=tz)
+                    assert_same_groups(pg.aggregate(f, by=by, bucket=bucket, tz=tz), want)
+                    assert_same_groups(raw.aggregate(f, by=by, bucket=bucket, tz=tz), want)
     finally:
         raw.close()
 
@@ -387,11 +385,12 @@ def test_percentiles_are_exact_until_the_histograms_take_over(pg: PostgresStore,
     try:
         for f in WINDOWS:
             for by in GROUPINGS[:4]:
-                for metric in ("duration_ms", "ttft_ms"):
+                metrics: tuple[Metric, ...] = ("duration_ms", "ttft_ms")
+                for metric in metrics:
                     qs = (0.0, 0.5, 0.95, 0.99, 1.0)
-                    want = memory.percentiles(f, by=by, metric=metric, quantiles=qs)  # type: ignore[arg-type]
-                    assert pg.percentiles(f, by=by, metric=metric, quantiles=qs) == want  # type: ignore[arg-type]
-                    got = approx.percentiles(f, by=by, metric=metric, quantiles=qs)  # type: ignore[arg-type]
+                    want = memory.percentiles(f, by=by, metric=metric, quantiles=qs)
+                    assert pg.percentiles(f, by=by, metric=metric, quantiles=qs) == want
+                    got = approx.percentiles(f, by=by, metric=metric, quantiles=qs)
                     assert [(r.key, r.count) for r in got] == [(r.key, r.count) for r in want]
                     in_rollup = {*by, *f.where} <= ROLLUP_DIMS  # others always come exact from the raw table
                     for g, w in zip(got, want, strict=True):
@@ -400,6 +399,36 @@ def test_percentiles_are_exact_until_the_histograms_take_over(pg: PostgresStore,
                             assert abs(a - b) <= LATENCY_MAX_RELATIVE_ERROR * b + 1e-12  # type: ignore[operator]
     finally:
         approx.close()
+
+
+class _FixedPlusOne(tzinfo):
+    """A tzinfo PostgreSQL cannot name (neither a zoneinfo key nor a datetime.timezone)."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return timedelta(hours=1)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "+01"
+
+
+def test_unnamed_time_zones_and_extreme_windows(pg: PostgresStore) -> None:
+    calls = make_calls(400, seed=9)
+    memory = MemoryStore()
+    pg.write(calls)
+    memory.write(calls)
+    for bucket in ("hour", "day", "week", "month"):
+        want = memory.aggregate(Filter(), by=["model"], bucket=bucket, tz=_FixedPlusOne())
+        assert_same_groups(pg.aggregate(Filter(), by=["model"], bucket=bucket, tz=_FixedPlusOne()), want)
+    for f in (
+        Filter(since=datetime.min.replace(tzinfo=timezone.utc)),
+        Filter(until=datetime.max.replace(tzinfo=timezone.utc)),
+        Filter(since=T0 + timedelta(days=1), until=T0 + timedelta(days=1)),
+    ):
+        assert_same_groups(pg.aggregate(f, by=["model"]), memory.aggregate(f, by=["model"]))
+        assert pg.percentiles(f, by=["model"]) == memory.percentiles(f, by=["model"])
 
 
 def test_calls_streams_filters_and_releases_its_connection(pg_url: str) -> None:
@@ -411,7 +440,7 @@ def test_calls_streams_filters_and_releases_its_connection(pg_url: str) -> None:
         memory.write(calls)
         for f in WINDOWS:
             assert list(store.calls(f, limit=50)) == list(memory.calls(f, limit=50))
-        stream = store.calls(Filter())
+        stream = cast(Generator[Call, None, None], store.calls(Filter()))
         assert next(stream) == next(memory.calls(Filter()))
         stream.close()  # hands the only connection back
         assert store.meta_put_if_absent("ns", "k", "v")
@@ -446,8 +475,8 @@ def test_delete_in_batches_keeps_rollups_exact(pg: PostgresStore, pg_url: str) -
     try:
         for f in WINDOWS[:6]:
             for by in GROUPINGS[:3]:
-                got, want = approx.percentiles(f, by=by), memory.percentiles(f, by=by)
-                assert [(r.key, r.count) for r in got] == [(r.key, r.count) for r in want]
+                rows, exact = approx.percentiles(f, by=by), memory.percentiles(f, by=by)
+                assert [(r.key, r.count) for r in rows] == [(r.key, r.count) for r in exact]
         with psycopg.connect(pg_url) as conn:
             for table in ("latency_daily", "latency_by_model"):
                 empty = conn.execute(

@@ -11,9 +11,11 @@ Everything lives in the `tokentrail` schema:
   the same transaction as the write that changes them (aggregate the batch, then
   `INSERT … ON CONFLICT DO UPDATE SET x = x + EXCLUDED.x`), and recomputed from `calls` for the
   hours a `delete` touches, so they always equal the raw table.
-- `latency_daily` — per UTC day, `dims_id` and metric, a histogram of latencies in log-spaced bins
-  of ratio 1.02: reporting `2·r^(i+1)/(1+r)` for a value in `[r^i, r^(i+1))` is off by at most
-  `(r-1)/(r+1)` < 1 % of the true value (DDSketch's bound), so `LATENCY_MAX_RELATIVE_ERROR = 0.01`.
+- `latency_daily` — per UTC day, `dims_id` and metric, a histogram of latencies (one jsonb
+  `{bin: count}`) in log-spaced bins of ratio 1.02: reporting `2·r^(i+1)/(1+r)` for a value in
+  `[r^i, r^(i+1))` is off by at most `(r-1)/(r+1)` < 1 % of the true value (DDSketch's bound), so
+  `LATENCY_MAX_RELATIVE_ERROR = 0.01`. `latency_by_model` holds the same per model alone in 4-hour,
+  day and 8-day blocks, so "p95 by model over 30 days" merges a few dozen histograms.
 - `meta`, `schema_version`.
 
 A question whose dimensions and filters are all in the `dims` key is answered from the rollups for
@@ -28,7 +30,8 @@ Writes COPY a batch into a temporary staging table, then one statement inserts t
 (`ON CONFLICT DO NOTHING` skips known ids and response ids) and folds exactly those rows into the
 rollups. Writers take a shared advisory lock and `delete` an exclusive one, so the rollups never
 race a delete. PostgreSQL text cannot hold NUL, so the two characters `\\x00` and `\\x01` are stored
-escaped (`\\x01\\x01`, `\\x01\\x02`) — an order-preserving code, invisible to callers.
+escaped (`\\x01\\x01`, `\\x01\\x02`) — an order-preserving code, invisible to callers. Needs PostgreSQL 14
+or later (`date_bin`).
 """
 
 from __future__ import annotations
@@ -333,16 +336,19 @@ class _Pool:
         self._closed = False
 
     def _connect(self) -> Any:
+        conn = None
         try:
             conn = psycopg.connect(self._url, autocommit=True, application_name="tokentrail", connect_timeout=10)
+            conn.execute("SET TIME ZONE 'UTC'")  # timestamptz values come back in UTC
+            return conn
         except psycopg.Error as e:
+            if conn is not None:
+                conn.close()
             reason = _scrub(str(e).strip().replace("\n", " "), self._url)
             raise StoreError(
                 f"cannot connect to PostgreSQL store {self._shown_url!r}: {reason}; "
                 "check the host, port, database name, user and password"
             ) from None
-        conn.execute("SET TIME ZONE 'UTC'")
-        return conn
 
     @contextmanager
     def connection(self) -> Iterator[Any]:
@@ -378,8 +384,11 @@ class _Pool:
             raise
         with self._cond:
             self._all.discard(placeholder)
-            self._all.add(conn)
-        return conn
+            if not self._closed:
+                self._all.add(conn)
+                return conn
+        conn.close()  # the store was closed while this connection was being made
+        raise StoreError(f"PostgreSQL store {self._shown_url!r} is closed")
 
     def _checkin(self, conn: Any) -> None:
         healthy = not conn.closed and not conn.broken
@@ -446,11 +455,16 @@ def _decompose(since: datetime | None, until: datetime | None, units: Sequence[s
     Returns:
         The raw (lo, hi) ranges, and (unit, lo, hi) ranges of whole blocks; None is unbounded.
     """
-    a = None if since is None else _ceil(since, units[0])
-    b = None if until is None else _floor(until, units[0])
+    try:
+        a = None if since is None else _ceil(since, units[0])
+        b = None if until is None else _floor(until, units[0])
+        if until is not None and units[-1] != units[0]:
+            _ceil(until, units[-1])  # windows ending near datetime.max: leave them to the raw table
+    except OverflowError:
+        return [(since, until)], []
     if a is not None and b is not None and a >= b:
         return [(since, until)], []
-    raw = [(lo, hi) for lo, hi in ((since, a), (b, until)) if lo is not None and lo != hi]
+    raw: list[_Range] = [(lo, hi) for lo, hi in ((since, a), (b, until)) if lo is not None and lo != hi]
     blocks: list[Any] = []
     for unit, coarser in zip(units, (*units[1:], None), strict=True):
         na = None if a is None or coarser is None else _ceil(a, coarser)
@@ -622,7 +636,8 @@ class PostgresStore:
                             (number, migration.__name__),
                         )
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_MIGRATE,))
+                if not conn.broken:  # a dropped connection released its lock already
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_MIGRATE,))
 
     def _error(self, action: str, e: Exception) -> StoreError:
         message = _scrub(str(e).strip(), self._pool._url)
@@ -870,9 +885,10 @@ class PostgresStore:
             ({"hour": "hourly", "day": "daily"}[u], lo, hi) for u, lo, hi in blocks
         ]
         for source, lo, hi in parts:
+            totals: tuple[str, ...]
             if source == "raw":
                 cols = [self._raw_dim(d, p) for d in dims]
-                at, totals = "c.started_at", _TOTAL_ROW + ("c.started_at", "c.started_at")
+                at, totals = "c.started_at", (*_TOTAL_ROW, "c.started_at", "c.started_at")
                 from_ = "tokentrail.calls c"
                 where = self._raw_where(filter, p, lo, hi)
             else:
@@ -895,7 +911,12 @@ class PostgresStore:
             f"SELECT {''.join(f's.{k}, ' for k in keys)}{sums}, min(s.f), max(s.l) "
             f"FROM ({' UNION ALL '.join(segments)}) s{group}"
         )
-        rows = self._run("aggregate calls", lambda conn: conn.execute(query, p).fetchall())
+        try:
+            rows = self._run("aggregate calls", lambda conn: conn.execute(query, p).fetchall())
+        except StoreError as e:
+            if bucket is None or not isinstance(e.__cause__, pg_errors.InvalidParameterValue):
+                raise  # below: a time zone Python knows and this server does not — bucket in Python
+            return aggregate_calls(self.calls(filter, newest_first=False), filter, by=dims, bucket=bucket, tz=tz)
         groups: dict[tuple[datetime | None, tuple[str | None, ...]], Totals] = {}
         for row in rows:
             if not row[len(keys)]:

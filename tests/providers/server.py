@@ -151,6 +151,7 @@ class FakeProvider:
 def _make_handler(provider: FakeProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # no 40 ms delayed-ACK stalls between headers and body
 
         def log_message(self, format: str, *args: Any) -> None:  # quiet
             pass

@@ -99,10 +99,6 @@ class Endpoint:
         """Read the chunks of a stream (complete or cut short)."""
         raise NotImplementedError
 
-    def is_hidden_usage_chunk(self, chunk: Any) -> bool:
-        """The usage-only chunk tokentrail asked for; kept from a caller that did not ask for it."""
-        return False
-
 
 # -- config, internal errors -----------------------------------------------------------------------
 
@@ -134,6 +130,28 @@ def internal_error(tracker: Any, exc: BaseException) -> None:
         log.warning("tokentrail: capture error (ignored, the call is unaffected): %r", exc, exc_info=exc)
     except Exception:  # pragma: no cover - logging itself failed
         pass
+
+
+_warmed = False
+
+
+def warm_up() -> None:
+    """Import the price tables now, on the instrumenting thread, not on the tracker's writer thread.
+
+    The writer imports genai-prices (and through it httpx2) when it prices the first call. SDKs peek at
+    `sys.modules` for httpx2 (openai's `_httpx2`), and a module another thread is still importing is
+    there half-initialized: the first instrumented call could fail. Once per process, ~0.3 s.
+    """
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    try:
+        from ..pricing import calculate_cost
+
+        calculate_cost("gpt-4o", 1, 1)
+    except Exception as exc:  # pricing is not capture's to break
+        log.debug("tokentrail: price tables not preloaded: %r", exc)
 
 
 def to_text(value: Any) -> str | None:

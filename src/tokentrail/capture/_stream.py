@@ -19,7 +19,7 @@ __all__ = ["AsyncStream", "SyncStream"]
 class _Proxy:
     """Forwards everything it does not handle to the wrapped object, and passes isinstance checks."""
 
-    __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_hide")
+    __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_hide", "_tt_watch")
 
     def __init__(self, wrapped: Any, capture: _Capture, hide_usage_chunk: bool = False) -> None:
         object.__setattr__(self, "__wrapped__", wrapped)
@@ -27,6 +27,7 @@ class _Proxy:
         object.__setattr__(self, "_tt_it", None)
         object.__setattr__(self, "_tt_append", capture.chunks.append)
         object.__setattr__(self, "_tt_hide", hide_usage_chunk)
+        object.__setattr__(self, "_tt_watch", True)  # until the first content chunk
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
@@ -54,8 +55,10 @@ class _Proxy:
 
     def _tt_first(self, chunk: Any) -> None:
         capture = self._tt_capture
-        if capture.first is None and capture.endpoint.is_content(chunk):
-            capture.first = time.perf_counter_ns()
+        if capture.endpoint.is_content(chunk):
+            object.__setattr__(self, "_tt_watch", False)
+            if capture.first is None:
+                capture.first = time.perf_counter_ns()
 
 
 class SyncStream(_Proxy):
@@ -81,9 +84,9 @@ class SyncStream(_Proxy):
             self._tt_capture.failed(exc)
             raise
         self._tt_append(chunk)
-        if self._tt_capture.first is None:
+        if self._tt_watch:
             self._tt_first(chunk)
-        if self._tt_hide and self._tt_capture.endpoint.is_hidden_usage_chunk(chunk):
+        if self._tt_hide and not chunk.choices and chunk.usage is not None:  # the usage chunk we asked for
             return self.__next__()
         return chunk
 
@@ -126,9 +129,9 @@ class AsyncStream(_Proxy):
             self._tt_capture.failed(exc)
             raise
         self._tt_append(chunk)
-        if self._tt_capture.first is None:
+        if self._tt_watch:
             self._tt_first(chunk)
-        if self._tt_hide and self._tt_capture.endpoint.is_hidden_usage_chunk(chunk):
+        if self._tt_hide and not chunk.choices and chunk.usage is not None:  # the usage chunk we asked for
             return await self.__anext__()
         return chunk
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import _ACTIVE, Config, Endpoint, Result, _begin, internal_error, plain, to_text
+from ._common import _ACTIVE, Config, Endpoint, Result, _begin, internal_error, plain, to_text, warm_up
 from ._patch import Instrumentation, patch
 from ._stream import AsyncStream, SyncStream
 from .usage import _get, from_anthropic
@@ -263,6 +263,7 @@ def instrument_anthropic(client: Any = None, *, tracker: Any = None, provider: s
 
     import anthropic  # noqa: F401 - a clear ImportError when the SDK is missing
 
+    warm_up()
     config = Config(tracker=tracker, provider=provider)
     if client is None:
         handle = Instrumentation("anthropic")

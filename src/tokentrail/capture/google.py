@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._common import Config, Endpoint, Result, plain, to_text
+from ._common import Config, Endpoint, Result, plain, to_text, warm_up
 from ._patch import Instrumentation, patch
 from .usage import _get, from_gemini
 
@@ -159,6 +159,7 @@ def instrument_google(client: Any = None, *, tracker: Any = None, provider: str 
     """
     from google.genai import models as genai_models
 
+    warm_up()
     config = Config(tracker=tracker, provider=provider)
     if client is None:
         handle = Instrumentation("google-genai")

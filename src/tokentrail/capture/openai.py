@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._common import Config, Endpoint, Result, plain, to_text
+from ._common import Config, Endpoint, Result, plain, to_text, warm_up
 from ._patch import Instrumentation, patch
 from .usage import _get, from_openai_chat, from_openai_responses
 
@@ -144,41 +144,64 @@ class ChatEndpoint(Endpoint):
                 return True
         return False
 
-    def is_hidden_usage_chunk(self, chunk: Any) -> bool:
-        return not chunk.choices and chunk.usage is not None
-
     def stream_result(self, chunks: list[Any]) -> Result:
-        usage = None
-        finish = None
-        text: dict[int, list[str]] = {}
-        tools: dict[tuple[int, int], dict[str, Any]] = {}
-        for chunk in chunks:
-            if chunk.usage is not None:
+        usage = finish = None
+        for chunk in reversed(chunks):  # the usage chunk comes last, the finish reason just before it
+            if usage is None and chunk.usage is not None:
                 usage = chunk.usage
-            for choice in chunk.choices or ():
-                if choice.finish_reason:
-                    finish = choice.finish_reason
-                delta = getattr(choice, "delta", None)
-                if delta is None:
-                    if getattr(choice, "text", None):
-                        text.setdefault(choice.index, []).append(choice.text)
-                    continue
-                if delta.content:
-                    text.setdefault(choice.index, []).append(delta.content)
-                if delta.tool_calls:
-                    for call in delta.tool_calls:
-                        _merge_tool_call(tools.setdefault((choice.index, call.index), {}), call)
-        texts = ["".join(parts) for _, parts in sorted(text.items())]
-        if tools:
-            texts.append(to_text([tools[k] for k in sorted(tools)]) or "")
+            if finish is None:
+                finish = next((c.finish_reason for c in chunk.choices or () if c.finish_reason), None)
+            if finish is not None and usage is not None:
+                break
+        text = _simple_stream_text(chunks)
+        if text is None:
+            text = _stream_text(chunks)
         last = chunks[-1] if chunks else None
         return Result(
             usage=from_openai_chat(usage) if usage is not None else None,
             response_id=_get(last, "id") or None,
             response_model=_get(last, "model") or None,
             finish_reason=finish,
-            text=_join(texts),
+            text=text or None,
         )
+
+
+def _simple_stream_text(chunks: list[Any]) -> str | None:
+    """The text of a one-choice stream without tool calls (the common case, kept fast); else None."""
+    texts: list[str] = []
+    append = texts.append
+    for chunk in chunks:
+        choices = chunk.choices
+        if choices:
+            delta = getattr(choices[0], "delta", None)
+            if delta is None or delta.tool_calls or len(choices) > 1:
+                return None
+            content = delta.content
+            if content:
+                append(content)
+    return "".join(texts)
+
+
+def _stream_text(chunks: list[Any]) -> str | None:
+    """The text of any stream: every choice, legacy completions, and tool calls assembled from their deltas."""
+    text: dict[int, list[str]] = {}
+    tools: dict[tuple[int, int], dict[str, Any]] = {}
+    for chunk in chunks:
+        for choice in chunk.choices or ():
+            delta = getattr(choice, "delta", None)
+            if delta is None:
+                if getattr(choice, "text", None):
+                    text.setdefault(choice.index, []).append(choice.text)
+                continue
+            if delta.content:
+                text.setdefault(choice.index, []).append(delta.content)
+            if delta.tool_calls:
+                for call in delta.tool_calls:
+                    _merge_tool_call(tools.setdefault((choice.index, call.index), {}), call)
+    texts = ["".join(parts) for _, parts in sorted(text.items())]
+    if tools:
+        texts.append(to_text([tools[k] for k in sorted(tools)]) or "")
+    return _join(texts)
 
 
 def _merge_tool_call(acc: dict[str, Any], call: Any) -> None:
@@ -344,6 +367,7 @@ def instrument_openai(client: Any = None, *, tracker: Any = None, provider: str 
 
     import openai  # noqa: F401 - a clear ImportError when the SDK is missing
 
+    warm_up()
     config = Config(tracker=tracker, provider=provider)
     if client is None:
         handle = Instrumentation("openai")

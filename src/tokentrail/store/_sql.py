@@ -34,6 +34,8 @@ __all__ = [
     "LATENCY_MAX_RELATIVE_ERROR",
     "LATENCY_RATIO",
     "SERIES_DIMS",
+    "MAX_BIN",
+    "MIN_BIN",
     "ZERO_BIN",
     "HistSum",
     "Segment",
@@ -113,13 +115,23 @@ LATENCY_RATIO = 1.02
 LATENCY_MAX_RELATIVE_ERROR = 0.01
 """Bound on |reported - exact| / exact of a histogram quantile: (r-1)/(r+1) = 0.0099 for r = 1.02, rounded up."""
 BIN_SCALE = 1 / math.log(LATENCY_RATIO)
-ZERO_BIN = -(2**31)
-"""The bin of a latency of exactly 0 ms (log-spaced bins cannot hold it)."""
+MIN_BIN = -999
+"""Lowest bin of a positive latency: values up to r^-999 (2.6e-9 ms) are counted here."""
+MAX_BIN = 1100
+"""Highest bin: values above r^1099 (2.9e9 ms, 34 days) are counted here."""
+ZERO_BIN = MIN_BIN - 1
+"""The bin of a latency of exactly 0 ms (log-spaced bins cannot hold it); next to the others so packing stays small."""
 
 
 def bin_of(value: float) -> int:
-    """The bin holding `value`: bin `i` holds (r^(i-1), r^i]. The same formula runs in SQL (`ln`, `ceil`)."""
-    return math.ceil(math.log(value) * BIN_SCALE) if value > 0 else ZERO_BIN
+    """The bin holding `value`: bin `i` holds (r^(i-1), r^i], clamped to [MIN_BIN, MAX_BIN]; SQL does the same.
+
+    Within the clamps (2.6e-9 ms to 34 days) every value is within `LATENCY_MAX_RELATIVE_ERROR` of its bin's value.
+    """
+    if value <= 0:
+        return ZERO_BIN
+    b = math.ceil(math.log(value) * BIN_SCALE)
+    return MIN_BIN if b < MIN_BIN else MAX_BIN if b > MAX_BIN else b
 
 
 def bin_value(b: int) -> float:

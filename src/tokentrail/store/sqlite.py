@@ -47,6 +47,8 @@ from ._sql import (
     HIST_DIMS,
     HOUR_US,
     LATENCY_MAX_RELATIVE_ERROR,
+    MAX_BIN,
+    MIN_BIN,
     SERIES_DIMS,
     SHIFT_US,
     ZERO_BIN,
@@ -163,7 +165,8 @@ _MERGE = ", ".join(
 
 def _bin(column: str) -> str:
     """SQL for the histogram bin of a latency column (`_sql.bin_of`)."""
-    return f"(CASE WHEN {column} > 0 THEN CAST(ceil(ln({column}) * {BIN_SCALE!r}) AS INTEGER) ELSE {ZERO_BIN} END)"
+    scaled = f"CAST(ceil(ln({column}) * {BIN_SCALE!r}) AS INTEGER)"
+    return f"(CASE WHEN {column} > 0 THEN max({MIN_BIN}, min({MAX_BIN}, {scaled})) ELSE {ZERO_BIN} END)"
 
 
 def _period(column: str, unit: int) -> str:
@@ -509,6 +512,10 @@ class SQLiteStore:
                     if bins is None:
                         bins = hists[hkey] = {}
                     b = ceil(log(value) * scale) if value > 0 else ZERO_BIN
+                    if b < MIN_BIN:
+                        b = ZERO_BIN if value <= 0 else MIN_BIN
+                    elif b > MAX_BIN:
+                        b = MAX_BIN
                     bins[b] = bins.get(b, 0) + 1
         return rows, hists
 

@@ -7,6 +7,7 @@ import multiprocessing
 import random
 import sqlite3
 import threading
+import zlib
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -349,7 +350,7 @@ def _snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple]]:  # type: igno
         rows = []
         for period, hid, metric, lo, counts in conn.execute(f"SELECT * FROM {table} ORDER BY period, hid, metric"):
             h = HistSum()
-            h.add(lo, counts)
+            h.add(lo, zlib.decompress(counts))
             rows.append((period, hid, metric, h.bins()))
         out[table] = rows
     return out

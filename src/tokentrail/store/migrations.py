@@ -19,7 +19,7 @@ Layout (all times are integer microseconds since the epoch, UTC):
   common questions (totals, by model, by agent, by provider).
 - `rollup_series_day`: per UTC day and `sid`, the same sums — for questions on the other dimensions.
 - `hist_hour` / `hist_day`: per UTC hour (day), `hid` and metric (0 = duration_ms, 1 = ttft_ms), a latency
-  histogram packed as (lowest bin, little-endian 64-bit counts) — see `_sql.HistSum`.
+  histogram packed as (lowest bin, zlib of little-endian 64-bit counts) — see `_sql.HistSum`.
 - `meta`: shared key/value state (budgets, alert cooldowns).
 """
 

@@ -29,6 +29,7 @@ import json
 import math
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -91,7 +92,7 @@ _SERIES_SET = frozenset(SERIES_DIMS)
 _HIST_SET = frozenset(HIST_DIMS)
 _KSERIES = ("provider", "model", "agent", "success")
 _HSERIES = ("provider", "model", "success")
-EXACT_PERCENTILES_UP_TO = 10_000
+EXACT_PERCENTILES_UP_TO = 2_000
 """Percentiles over at most this many values are computed exactly even when histograms could answer."""
 _SERIES_KEY = attrgetter(*SERIES_DIMS, "success")
 _TOKENS = attrgetter("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -248,12 +249,13 @@ def _fold(conn: sqlite3.Connection, where: str, params: Sequence[Any], hours: _H
             marks = ", ".join("?" * len(chunk))
             sql = f"SELECT period, hid, metric, lo, counts FROM hist_{level} WHERE period IN ({marks})"
             for period, hid, metric, lo, counts in conn.execute(sql, chunk):
-                have[(period, hid, metric)] = (lo, counts)
+                have[(period, hid, metric)] = (lo, zlib.decompress(counts))
         rows = []
         for key, delta in added.items():
             old = have.get(key)
             if old is None and isinstance(delta, dict):
-                rows.append((*key, *hist_pack(delta)))
+                lo, packed = hist_pack(delta)
+                rows.append((*key, lo, zlib.compress(packed, 1)))
                 continue
             total = delta if isinstance(delta, HistSum) else HistSum()
             if isinstance(delta, dict):
@@ -262,7 +264,7 @@ def _fold(conn: sqlite3.Connection, where: str, params: Sequence[Any], hours: _H
                 total.add(*old)
             packed = total.packed()
             if packed is not None:
-                rows.append((*key, *packed))
+                rows.append((*key, packed[0], zlib.compress(packed[1], 1)))
         sql = f"INSERT OR REPLACE INTO hist_{level} (period, hid, metric, lo, counts) VALUES (?, ?, ?, ?, ?)"
         conn.executemany(sql, rows)
 
@@ -741,7 +743,7 @@ class SQLiteStore:
                         if seg.level == "raw":
                             total.add_bins({row[-2]: row[-1]})
                         else:
-                            total.add(row[-2], row[-1])
+                            total.add(row[-2], zlib.decompress(row[-1]))
                 hists = {key: total.bins() for key, total in sums.items()}
                 if sum(sum(b.values()) for b in hists.values()) > EXACT_PERCENTILES_UP_TO:
                     rows = []

@@ -3,7 +3,8 @@
     python bench/bench_cli.py            # 1,000,000-call store, 20 runs each
     python bench/bench_cli.py --quick    # 20,000-call store, 10 runs each
 
-Prints the median (min–max) wall time of whole processes: `python -c pass` for reference,
+Prints the median (min–max) wall time, and the median CPU time (user + system, steadier on a busy machine), of
+whole processes: `python -c pass` for reference,
 `tokentrail --help`, `tokentrail stats today` on an empty store and on a large store (built with the
 store's `write()` in batches from a seeded generator, spread over the last 90 days), and the peak memory
 (ru_maxrss of the child) of `tokentrail export --format jsonl` of the large store to /dev/null.
@@ -40,20 +41,31 @@ MODELS = [
 AGENTS = ("router", "researcher", "writer", "coder", "reviewer")
 
 
+CPU: dict[int, float] = {}  # id(times) -> median CPU ms of the same runs
+
+
 def _timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
+    """Wall milliseconds of `runs` runs (after one warm-up); their median CPU time is kept in CPU."""
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)  # warm up
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
         times.append((time.perf_counter() - start) * 1000)
+        if os.waitstatus_to_exitcode(status):
+            raise SystemExit(f"{' '.join(cmd)} failed")
+        cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
+    CPU[id(times)] = statistics.median(cpu)
     return times
 
 
 def _line(label: str, times: list[float], key: str | None = None) -> None:
     if key:
         FIGURES[key] = summarize(times, "ms", label)
-    print(f"  {label:<44} {statistics.median(times):7.1f} ms  ({min(times):.1f}–{max(times):.1f})", flush=True)
+    cpu = CPU.get(id(times))
+    tail = f"  cpu {cpu:6.1f} ms" if cpu is not None else ""
+    print(f"  {label:<44} {statistics.median(times):7.1f} ms  ({min(times):.1f}–{max(times):.1f}){tail}", flush=True)
 
 
 def _peak_rss(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:

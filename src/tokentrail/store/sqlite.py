@@ -3,20 +3,19 @@
 A batch is written in one transaction (`BEGIN IMMEDIATE`): its rows go in with `INSERT OR IGNORE` (a call
 whose `id` or non-null `response_id` is stored already is skipped), and in the same transaction the rows
 that were new — exactly those with a rowid above the largest before the insert — are folded, by SQL, into
-hourly and daily rollups and latency histograms (see `migrations` for the layout). So reports over a
-million calls read a few thousand rollup rows:
+rollups and latency histograms (layout in `migrations`). So reports over a million calls read a few
+thousand rollup rows instead of the calls:
 
-- `aggregate` reads the rollups for the whole UTC hours and days of its window and raw rows for the partial
-  hours at its edges, when every dimension it filters or groups on is in the series key (all built-in
-  dimensions except `user` and `session`) and its buckets start on whole UTC hours (any zone whose offsets
-  are whole hours, DST included). Anything else — users, sessions, labels, half-hour zones — reads raw
-  rows. Either way the result equals the memory store's (float sums of durations may differ in the last
-  bits: floating-point addition depends on order).
-- `percentiles` reads the histograms (bins of ratio 1.02, so each value is within
-  `LATENCY_MAX_RELATIVE_ERROR` = 1 % of the exact one, and the row says so) when it filters and groups on
-  `provider`/`model` only and its window covers at least one whole hour; otherwise it computes exact
-  quantiles from raw rows in SQL (`max_relative_error == 0.0`).
-- `delete` removes rows in batches and recomputes the rollups of the hours and days it touched.
+- `aggregate` on totals, `provider`, `model`, `agent` (and `success`) reads the small rollups: whole days,
+  whole hours around them, raw rows for the partial hours at the edges. On the other built-in dimensions
+  (project, environment, operation, …) it reads the daily series rollups for whole days and raw rows for
+  the rest. Buckets in any zone whose offsets are whole hours (DST included) line up with those rollups;
+  users, sessions, labels and half-hour zones read raw rows. Either way the result equals the memory
+  store's (float sums of durations may differ in the last bits: floating-point addition depends on order).
+- `percentiles` over more than `EXACT_PERCENTILES_UP_TO` values, filtered and grouped on `provider`/`model`
+  only, come from the histograms (bins of ratio 1.02: within `LATENCY_MAX_RELATIVE_ERROR` = 1 %, and the
+  row says so); everything else is computed exactly from raw rows in SQL (`max_relative_error == 0.0`).
+- `delete` removes rows in batches and recomputes the rollups of the days it touched.
 
 `sqlite:///:memory:` keeps everything in one in-memory database shared by the threads of this process
 (one connection behind a lock). Files get one connection per concurrent user, a 30 s busy timeout, and

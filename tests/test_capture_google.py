@@ -31,7 +31,7 @@ def client(server: FakeProvider, tracker: Tracker) -> Any:
     try:
         yield instrument(c, tracker=tracker)
     finally:
-        c.close()
+        getattr(c, "close", lambda: None)()  # google-genai >= 1.20
 
 
 def assert_flash_call(call: Any, *, streamed: bool) -> None:
@@ -58,7 +58,8 @@ def test_generate_content(client: genai.Client, server: FakeProvider, tracker: T
     assert response.text.startswith("Photosynthesis")
     call = one_call(tracker)
     assert_flash_call(call, streamed=False)
-    assert (call.agent, call.labels["topic"], call.response_id) == ("explainer", "biology", "mO2gaPz4Hq2Z1dkP5M-QwQs")
+    assert (call.agent, call.labels["topic"]) == ("explainer", "biology")
+    assert call.response_id == response.response_id == "mO2gaPz4Hq2Z1dkP5M-QwQs" or response.response_id is None
     assert call.prompt_hash is not None and call.response_hash is not None
     assert server.requests[0].path.endswith("/models/gemini-2.5-flash:generateContent")  # v1 or v1beta
     assert "x-goog-api-key" not in server.requests[0].headers
@@ -94,6 +95,8 @@ def test_async_generate_and_stream(server: FakeProvider, tracker: Tracker, trans
     async def main() -> None:
         options = types.HttpOptions(base_url=server.url)
         if transport == "httpx":
+            if "httpx_async_client" not in types.HttpOptions.model_fields:
+                pytest.skip("this google-genai has no httpx_async_client option")
             options.httpx_async_client = httpx.AsyncClient()
         c = genai.Client(api_key="goog-secret", http_options=options)
         instrument(c, tracker=tracker)
@@ -105,9 +108,12 @@ def test_async_generate_and_stream(server: FakeProvider, tracker: Tracker, trans
             async for _ in stream:
                 pass
         finally:
-            await c.aio.aclose()
-            c.close()
-            if options.httpx_async_client is not None:
+            if hasattr(c.aio, "aclose"):
+                await c.aio.aclose()
+                c.close()
+            elif getattr(c._api_client, "_async_httpx_client", None) is not None:  # google-genai < 1.20
+                await c._api_client._async_httpx_client.aclose()
+            if getattr(options, "httpx_async_client", None) is not None:
                 await options.httpx_async_client.aclose()
 
     asyncio.run(main())

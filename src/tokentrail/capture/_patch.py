@@ -178,6 +178,7 @@ def _forget(key: tuple[int, str], state_ref: Callable[[], _State | None]) -> Non
 
 
 def _make_wrapper(state: _State, endpoint: Endpoint, owner: Any, target: Any, kind: Any, is_class: bool) -> Any:
+    wrapper: Any
     if callable(kind):
         wrapper = kind(state, endpoint, owner, target, is_class)
         functools.update_wrapper(wrapper, target)
@@ -190,7 +191,7 @@ def _make_wrapper(state: _State, endpoint: Endpoint, owner: Any, target: Any, ki
             async def async_method(self: Any, *args: Any, **kwargs: Any) -> Any:
                 return await run_async(state, endpoint, target, self, (self, *args), kwargs)
 
-            wrapper: Any = async_method
+            wrapper = async_method
         else:
             resource = owner
 
@@ -215,7 +216,7 @@ def _make_wrapper(state: _State, endpoint: Endpoint, owner: Any, target: Any, ki
     else:  # pragma: no cover - programming error
         raise ValueError(f"unknown wrapper kind {kind!r}")
     functools.update_wrapper(wrapper, target)
-    wrapper._tokentrail_wrapped = True  # type: ignore[attr-defined]
+    wrapper._tokentrail_wrapped = True
     return wrapper
 
 

@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ._common import _Capture
 
+
+def internal_error(tracker: Any, exc: BaseException) -> None:
+    from ._common import internal_error as report
+
+    report(tracker, exc)
+
+
 __all__ = ["AsyncStream", "SyncStream"]
 
 
@@ -31,7 +38,8 @@ class _Proxy:
 
     @property  # type: ignore[misc]
     def __class__(self) -> type:
-        return self.__wrapped__.__class__
+        cls: type = self.__wrapped__.__class__
+        return cls
 
     def __getattr__(self, name: str) -> Any:
         if name == "__wrapped__" or name.startswith("_tt_"):
@@ -55,7 +63,13 @@ class _Proxy:
 
     def _tt_first(self, chunk: Any) -> None:
         capture = self._tt_capture
-        if capture.endpoint.is_content(chunk):
+        try:
+            found = capture.endpoint.is_content(chunk)
+        except Exception as exc:  # an odd chunk: stop looking, never break the caller's loop
+            object.__setattr__(self, "_tt_watch", False)
+            internal_error(capture.tracker, exc)
+            return
+        if found:
             object.__setattr__(self, "_tt_watch", False)
             if capture.first is None:
                 capture.first = time.perf_counter_ns()

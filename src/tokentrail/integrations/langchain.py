@@ -115,13 +115,18 @@ class TokentrailCallback(BaseCallbackHandler):
     def _open(self, run_id: UUID, parent_run_id: UUID | None) -> tuple[str, str, str | None]:
         span_id = str(run_id)
         parent = self._traces.get(parent_run_id) if parent_run_id is not None else None
+        trace_id: str
+        parent_span_id: str | None
         if parent is not None:
             trace_id, parent_span_id = parent[0], parent[1]
         elif parent_run_id is not None:  # a parent this handler was not told about
             trace_id, parent_span_id = str(parent_run_id), str(parent_run_id)
         else:
             scope = current_scope()
-            trace_id, parent_span_id = (scope.trace_id, scope.span_id) if scope.trace_id else (str(run_id), None)
+            if scope.trace_id:
+                trace_id, parent_span_id = scope.trace_id, scope.span_id
+            else:
+                trace_id, parent_span_id = str(run_id), None
         self._traces[run_id] = (trace_id, span_id)
         return trace_id, span_id, parent_span_id
 

@@ -60,7 +60,7 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
-class TokentrailLogger(CustomLogger):  # type: ignore[misc]
+class TokentrailLogger(CustomLogger):
     """Records LiteLLM calls on a tokentrail Tracker; add it to `litellm.callbacks`.
 
     Args:

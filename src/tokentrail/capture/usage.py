@@ -76,8 +76,21 @@ def _get(obj: Any, name: str, alt: str | None = None) -> Any:
         return None
     if isinstance(obj, Mapping):
         value = obj.get(name)
+        return obj.get(alt) if value is None and alt is not None else value
+    fields = getattr(obj, "__dict__", None)
+    if fields is not None and name in fields:
+        value = fields[name]
+        if value is not None or alt is None:
+            return value
+    if hasattr(type(obj), "__pydantic_fields__"):
+        # A pydantic model: a missing field is in its extras or nowhere. (getattr() on a missing field goes
+        # through pydantic's __getattr__ and an exception: ~20x slower, and this runs on every call.)
+        extra = obj.__pydantic_extra__
+        value = fields.get(name) if fields else None
+        if value is None and extra:
+            value = extra.get(name)
         if value is None and alt is not None:
-            value = obj.get(alt)
+            value = (fields.get(alt) if fields else None) or (extra.get(alt) if extra else None)
         return value
     value = getattr(obj, name, None)
     if value is None and alt is not None:

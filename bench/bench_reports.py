@@ -320,6 +320,10 @@ def main() -> None:
     p.add_argument("--pg-admin-url", default=PG_ADMIN)
     p.add_argument("--rebuild", action="store_true", help="build the cached databases again")
     p.add_argument("--drop-cache", action="store_true", help="remove the cached databases and stop")
+    p.add_argument("--build-only", action="store_true", help="build what is not cached yet, measure nothing")
+    p.add_argument(
+        "--cached-only", action="store_true", help="measure what is cached; build nothing (say what is missing)"
+    )
     args = p.parse_args()
     report = Report(__file__, args)
     sizes = [int(s) for s in (args.sizes or ("20000" if args.quick else "1000000,10000000")).split(",")]
@@ -345,7 +349,14 @@ def main() -> None:
         if args.rebuild:
             for t in targets:
                 t.drop()
+        if args.cached_only:
+            for t in [t for t in targets if not t.cached()]:
+                report.text(f"report_summary_{t.kind}_{n}", f"{t.kind} {n:,}",
+                            f"not measured: no {n:,}-call database built yet (bench_reports.py --build-only)")  # fmt: skip
+                targets.remove(t)
         targets = build(targets, n, report)
+        if args.build_only:
+            continue
         runs = 3 if args.quick else (9 if n <= 1_000_000 else 5)
         for t in targets:
             measure(report, t, n, runs)

@@ -351,8 +351,8 @@ def main() -> None:
                 t.drop()
         if args.cached_only:
             for t in [t for t in targets if not t.cached()]:
-                report.text(f"report_summary_{t.kind}_{n}", f"{t.kind} {n:,}",
-                            f"not measured: no {n:,}-call database built yet (bench_reports.py --build-only)")  # fmt: skip
+                why = f"not measured: no {n:,}-call database built yet (bench_reports.py --build-only)"
+                report.text(f"report_summary_{t.kind}_{n}", f"{t.kind} {n:,}", why)
                 targets.remove(t)
         targets = build(targets, n, report)
         if args.build_only:

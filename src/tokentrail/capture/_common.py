@@ -95,8 +95,16 @@ class Endpoint:
         """Whether a stream chunk carries generated content (for time to first token)."""
         return True
 
+    def keep(self, chunk: Any) -> Any:
+        """What to keep of a stream chunk for `stream_result`: the chunk, or just its text as a `str`.
+
+        Keeping thousands of SDK objects alive until a stream ends makes the garbage collector run far
+        more often in the caller's process; text kept as `str` is not tracked by it.
+        """
+        return chunk
+
     def stream_result(self, chunks: list[Any]) -> Result:
-        """Read the chunks of a stream (complete or cut short)."""
+        """Read what was kept of a stream's chunks (complete or cut short)."""
         raise NotImplementedError
 
 
@@ -317,10 +325,11 @@ class _Capture:
             "operation": ep.operation,
             "started_at": datetime.fromtimestamp(self.started / 1e9, timezone.utc),
             "duration_ms": duration_ms,
-            "streamed": self.streamed,
             "prompt": prompt,
             "response": result.text,
         }
+        if self.streamed:
+            fields["streamed"] = True
         if self.first is not None:
             fields["ttft_ms"] = (self.first - self.t0) / 1e6
         if result.response_id:
@@ -331,7 +340,12 @@ class _Capture:
             fields["finish_reason"] = result.finish_reason
         usage = result.usage
         if usage is not None:
-            fields.update(usage.as_fields())
+            # Only non-zero counts: every field passed is one more for record() to check.
+            fields["input_tokens"], fields["output_tokens"] = usage.input_tokens, usage.output_tokens
+            for name in ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens"):
+                value = getattr(usage, name)
+                if value:
+                    fields[name] = value
             if result.partial:
                 # Cut short before the final count: the input is known, the output so far is estimated.
                 fields["output_tokens"] = max(usage.output_tokens, _count_text(self.model, result.text))

@@ -26,13 +26,14 @@ __all__ = ["AsyncStream", "SyncStream"]
 class _Proxy:
     """Forwards everything it does not handle to the wrapped object, and passes isinstance checks."""
 
-    __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_hide", "_tt_watch")
+    __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_keep", "_tt_hide", "_tt_watch")
 
     def __init__(self, wrapped: Any, capture: _Capture, hide_usage_chunk: bool = False) -> None:
         object.__setattr__(self, "__wrapped__", wrapped)
         object.__setattr__(self, "_tt_capture", capture)
         object.__setattr__(self, "_tt_it", None)
         object.__setattr__(self, "_tt_append", capture.chunks.append)
+        object.__setattr__(self, "_tt_keep", capture.endpoint.keep)
         object.__setattr__(self, "_tt_hide", hide_usage_chunk)
         object.__setattr__(self, "_tt_watch", True)  # until the first content chunk
 
@@ -97,9 +98,11 @@ class SyncStream(_Proxy):
         except BaseException as exc:
             self._tt_capture.failed(exc)
             raise
-        self._tt_append(chunk)
-        if self._tt_watch:
+        if self._tt_watch:  # until the first content chunk: keep chunks whole (ids, model, timing)
+            self._tt_append(chunk)
             self._tt_first(chunk)
+        else:  # then only what the record needs (text as str: no GC-tracked objects pile up)
+            self._tt_append(self._tt_keep(chunk))
         if self._tt_hide and not chunk.choices and chunk.usage is not None:  # the usage chunk we asked for
             return self.__next__()
         return chunk
@@ -142,9 +145,11 @@ class AsyncStream(_Proxy):
         except BaseException as exc:
             self._tt_capture.failed(exc)
             raise
-        self._tt_append(chunk)
-        if self._tt_watch:
+        if self._tt_watch:  # until the first content chunk: keep chunks whole (ids, model, timing)
+            self._tt_append(chunk)
             self._tt_first(chunk)
+        else:  # then only what the record needs (text as str: no GC-tracked objects pile up)
+            self._tt_append(self._tt_keep(chunk))
         if self._tt_hide and not chunk.choices and chunk.usage is not None:  # the usage chunk we asked for
             return await self.__anext__()
         return chunk

@@ -77,14 +77,27 @@ class MessagesEndpoint(Endpoint):
     def is_content(self, chunk: Any) -> bool:
         return getattr(chunk, "type", None) == "content_block_delta"
 
+    def keep(self, chunk: Any) -> Any:
+        # Text of the current content block; blocks stream one after another, so order tells which.
+        if getattr(chunk, "type", None) == "content_block_delta":
+            delta = chunk.delta
+            if getattr(delta, "type", None) == "text_delta":
+                return delta.text
+        return chunk
+
     def stream_result(self, chunks: list[Any]) -> Result:
         usage: dict[str, Any] | None = None
         final = False
         message_id = model = finish = None
         blocks: dict[int, list[str]] = {}
+        current = 0
         for event in chunks:
+            if type(event) is str:
+                blocks.setdefault(current, []).append(event)
+                continue
             kind = getattr(event, "type", None)
             if kind == "content_block_delta":
+                current = event.index
                 delta = event.delta
                 dtype = getattr(delta, "type", None)
                 if dtype == "text_delta":
@@ -107,6 +120,7 @@ class MessagesEndpoint(Endpoint):
                         if value is not None:
                             usage[key] = value
             elif kind == "content_block_start":
+                current = event.index
                 block = event.content_block
                 if getattr(block, "type", None) == "tool_use":
                     blocks.setdefault(event.index, []).append(to_text({"name": block.name}) or "")

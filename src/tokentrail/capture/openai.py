@@ -144,9 +144,20 @@ class ChatEndpoint(Endpoint):
                 return True
         return False
 
+    def keep(self, chunk: Any) -> Any:
+        choices = chunk.choices
+        if choices and len(choices) == 1 and chunk.usage is None:
+            choice = choices[0]
+            delta = choice.__dict__.get("delta")  # legacy Completions choices have text, not delta
+            if delta is not None and choice.finish_reason is None and not delta.tool_calls:
+                return delta.content or ""
+        return chunk
+
     def stream_result(self, chunks: list[Any]) -> Result:
         usage = finish = None
         for chunk in reversed(chunks):  # the usage chunk comes last, the finish reason just before it
+            if type(chunk) is str:
+                continue
             if usage is None and chunk.usage is not None:
                 usage = chunk.usage
             if finish is None:
@@ -156,7 +167,7 @@ class ChatEndpoint(Endpoint):
         text = _simple_stream_text(chunks)
         if text is None:
             text = _stream_text(chunks)
-        last = chunks[-1] if chunks else None
+        last = next((chunk for chunk in reversed(chunks) if type(chunk) is not str), None)
         return Result(
             usage=from_openai_chat(usage) if usage is not None else None,
             response_id=_get(last, "id") or None,
@@ -171,6 +182,9 @@ def _simple_stream_text(chunks: list[Any]) -> str | None:
     texts: list[str] = []
     append = texts.append
     for chunk in chunks:
+        if type(chunk) is str:  # text of choice 0 (see ChatEndpoint.keep)
+            append(chunk)
+            continue
         choices = chunk.choices
         if choices:
             delta = getattr(choices[0], "delta", None)
@@ -187,6 +201,9 @@ def _stream_text(chunks: list[Any]) -> str | None:
     text: dict[int, list[str]] = {}
     tools: dict[tuple[int, int], dict[str, Any]] = {}
     for chunk in chunks:
+        if type(chunk) is str:
+            text.setdefault(0, []).append(chunk)
+            continue
         for choice in chunk.choices or ():
             delta = getattr(choice, "delta", None)
             if delta is None:
@@ -269,11 +286,19 @@ class ResponsesEndpoint(Endpoint):
         kind = getattr(chunk, "type", "")
         return kind.endswith(".delta")
 
+    def keep(self, chunk: Any) -> Any:
+        if getattr(chunk, "type", None) == "response.output_text.delta":
+            return chunk.delta or ""
+        return chunk
+
     def stream_result(self, chunks: list[Any]) -> Result:
         final = None
         started = None
         deltas: list[str] = []
         for event in chunks:
+            if type(event) is str:
+                deltas.append(event)
+                continue
             kind = getattr(event, "type", "")
             if kind in ("response.completed", "response.incomplete", "response.failed"):
                 final = event.response

@@ -27,6 +27,8 @@ from tokentrail.store._sql import (
     HistSum,
     bin_of,
     bin_value,
+    cost_code,
+    cost_sum,
     hist_pack,
     hist_quantiles,
     offset_pieces,
@@ -424,6 +426,14 @@ def test_extreme_latencies_are_stored_and_counted(tmp_path: Path) -> None:
         assert [c.duration_ms for c in store.calls(Filter(), limit=4, newest_first=False)] == values[:4]
     finally:
         store.close()
+
+
+def test_costs_are_kept_as_exact_integers_or_exact_text() -> None:
+    assert cost_code(None) is None
+    assert cost_code(Decimal("0.0000000375")) == 37_500 and cost_code(Decimal("12.5")) == 12_500_000_000_000
+    assert cost_code(Decimal("1E-13")) == "1E-13" and cost_code(Decimal("1E+10")) == "1E+10"  # too fine, too big
+    assert cost_sum(7, 999_999, "1E-13 0.5") == Decimal("0.000007999999") + Decimal("1E-13") + Decimal("0.5")
+    assert cost_sum(0, 0, None) == 0
 
 
 def test_offset_pieces_find_the_exact_dst_instants() -> None:

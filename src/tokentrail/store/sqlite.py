@@ -486,7 +486,7 @@ class SQLiteStore:
                 sid = self._resolve(key)
             us = (c.started_at - _EPOCH) // _US
             cost = c.cost_usd
-            if cost is None:
+            if cost is None:  # _sql.cost_code, inlined: this loop is the hot path of every write
                 text = code = None
             else:
                 text = str(cost)

@@ -109,12 +109,12 @@ def register(app: typer.Typer) -> None:
 
     @group.command("check", help="Run the configured rules against the store now and send what fires.")
     def check(store: StoreOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:
-        from ..alerts import load_alerts
+        from ..alerts import alert_manager
         from ..tracker import Tracker
 
-        tracker = Tracker(store)
+        tracker = Tracker(store)  # configures the [alerts] of the config file
         try:
-            manager = load_alerts(config_tables("alerts"), tracker=tracker)
+            manager = alert_manager(tracker)
             fired: list[Alert] = manager.evaluate()
             manager.flush(30)
         finally:

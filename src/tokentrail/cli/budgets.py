@@ -26,28 +26,10 @@ FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output:
 
 
 def config_tables(name: str) -> dict[str, Any]:
-    """The `[NAME]` table of the config file in force (`tokentrail.toml` or `[tool.tokentrail]`), or {}."""
-    import sys
+    """The `[NAME]` table (`budgets`, `alerts`) of the config file in force, or {}."""
+    from ..config import resolve
 
-    from ..config import config_file
-
-    path = config_file()
-    if path is None:
-        return {}
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - exercised on 3.10 only
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
-    if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("tokentrail", {})
-    table = data.get(name, {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"[{name}] in config file {str(path)!r} is not a table")
-    return table
+    return dict(getattr(resolve(), name))
 
 
 @contextmanager

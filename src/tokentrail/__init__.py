@@ -31,12 +31,18 @@ from .tracker import SessionStats, Tracker, configure, default_tracker
 
 if TYPE_CHECKING:
     from .budgets import budget
+    from .capture import instrument, instrument_anthropic, instrument_google, instrument_openai, uninstrument
     from .pricing import Cost, calculate_cost, set_price
     from .tokens import TokenCount, count_message_tokens, count_tokens, truncate_to_tokens
 
 # Imported on first use: pricing and token counting pull in price tables and encodings.
 _LAZY = {
     "budget": "budgets",
+    "instrument": "capture",
+    "instrument_anthropic": "capture",
+    "instrument_google": "capture",
+    "instrument_openai": "capture",
+    "uninstrument": "capture",
     "Cost": "pricing",
     "calculate_cost": "pricing",
     "set_price": "pricing",
@@ -82,6 +88,10 @@ __all__ = [
     "default_tracker",
     "enable_auto_summary",
     "flush",
+    "instrument",
+    "instrument_anthropic",
+    "instrument_google",
+    "instrument_openai",
     "on_call",
     "performance",
     "print_summary",
@@ -91,6 +101,7 @@ __all__ = [
     "set_price",
     "summary",
     "truncate_to_tokens",
+    "uninstrument",
 ]
 
 

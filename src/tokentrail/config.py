@@ -122,8 +122,9 @@ class Param:
 
 
 PARAMS: tuple[Param, ...] = (
-    Param("store", "TOKENTRAIL_STORE", _parse_store, _default_store, "Store URL. Default: SQLite in the data folder; with `LLM_TELEMETRY_DIR` set, a JSONL store there; with "
-          "`LLM_TELEMETRY_STORAGE_ENABLED=false`, memory only."),
+    Param("store", "TOKENTRAIL_STORE", _parse_store, _default_store,
+          "Store URL. Default: SQLite in the data folder; with `LLM_TELEMETRY_DIR` set, a JSONL store there; "
+          "with `LLM_TELEMETRY_STORAGE_ENABLED=false`, memory only."),
     Param("store_prompts", "TOKENTRAIL_STORE_PROMPTS", _parse_bool, False, "Keep prompt text (hashes are always kept).",
           ("LLM_STORE_PROMPTS",)),
     Param("store_responses", "TOKENTRAIL_STORE_RESPONSES", _parse_bool, False, "Keep response text.",

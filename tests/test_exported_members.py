@@ -12,8 +12,10 @@ def test_all_is_sorted_and_complete() -> None:
     assert list(tokentrail.__all__) == sorted(tokentrail.__all__)
     typing_names = {"annotations", "Any", "TYPE_CHECKING"}
     public = {name for name in dir(tokentrail) if not name.startswith("_")} - typing_names
-    submodules = {"analysis", "config", "context", "display", "errors", "model", "project", "store", "tracker",
-                  "pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool"}  # fmt: skip
+    submodules = {
+        *("analysis", "config", "context", "display", "errors", "model", "project", "store", "tracker"),
+        *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool"),
+    }
     assert public - submodules <= set(tokentrail.__all__)
     for name in tokentrail.__all__:
         assert getattr(tokentrail, name) is not None

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import tracker as _tracker
-from .analysis import breakdown, performance, summary
 from .context import agent, context
-from .display import enable_auto_summary, print_summary
 from .errors import (
     BudgetExceededError,
     ConfigError,
@@ -26,23 +23,32 @@ from .errors import (
     UnknownModelError,
     ValidationError,
 )
-from .model import Call
-from .tracker import SessionStats, Tracker, configure, default_tracker
 
 if TYPE_CHECKING:
+    from .analysis import breakdown, performance, summary
     from .budgets import budget
     from .capture import instrument, instrument_anthropic, instrument_google, instrument_openai, uninstrument
+    from .display import enable_auto_summary, print_summary
+    from .model import Call
     from .pricing import Cost, calculate_cost, set_price
     from .tokens import TokenCount, count_message_tokens, count_tokens, truncate_to_tokens
+    from .tracker import SessionStats, Tracker, configure, default_tracker
 
-# Imported on first use: pricing and token counting pull in price tables and encodings.
+# Imported on first use, so `import tokentrail` stays cheap (the CLI's --help pays for it): the tracker,
+# reports, price tables and encodings load when something asks for them.
 _LAZY = {
+    "breakdown": "analysis",
+    "performance": "analysis",
+    "summary": "analysis",
     "budget": "budgets",
     "instrument": "capture",
     "instrument_anthropic": "capture",
     "instrument_google": "capture",
     "instrument_openai": "capture",
     "uninstrument": "capture",
+    "enable_auto_summary": "display",
+    "print_summary": "display",
+    "Call": "model",
     "Cost": "pricing",
     "calculate_cost": "pricing",
     "set_price": "pricing",
@@ -50,6 +56,10 @@ _LAZY = {
     "count_message_tokens": "tokens",
     "count_tokens": "tokens",
     "truncate_to_tokens": "tokens",
+    "SessionStats": "tracker",
+    "Tracker": "tracker",
+    "configure": "tracker",
+    "default_tracker": "tracker",
 }
 
 
@@ -105,6 +115,9 @@ __all__ = [
 ]
 
 
+_tracker: Any = None
+
+
 def record(model: str, input_tokens: int = 0, output_tokens: int = 0, **fields: Any) -> None:
     """Record one LLM call on the default tracker (see `Tracker.record`).
 
@@ -112,24 +125,35 @@ def record(model: str, input_tokens: int = 0, output_tokens: int = 0, **fields: 
         >>> import tokentrail as tt
         >>> tt.record(model="gpt-4o", input_tokens=1200, output_tokens=300, agent="support")  # doctest: +SKIP
     """
-    (_tracker._default or default_tracker()).record(model, input_tokens, output_tokens, **fields)
+    global _tracker
+    if _tracker is None:
+        from . import tracker as _tracker
+    (_tracker._default or _tracker.default_tracker()).record(model, input_tokens, output_tokens, **fields)
 
 
 def flush(timeout: float | None = 30.0) -> bool:
     """Write everything recorded so far to the store; True when done within `timeout` seconds."""
+    from .tracker import default_tracker
+
     return default_tracker().flush(timeout)
 
 
 def on_call(listener: Any) -> Any:
     """Call `listener(call)` for every completed call; returns a function that unsubscribes."""
+    from .tracker import default_tracker
+
     return default_tracker().on_call(listener)
 
 
 def session_stats() -> SessionStats:
     """This process's totals since start (or `reset_session()`)."""
+    from .tracker import default_tracker
+
     return default_tracker().session_stats()
 
 
 def reset_session() -> None:
     """Start this process's session totals again from zero."""
+    from .tracker import default_tracker
+
     default_tracker().reset_session()

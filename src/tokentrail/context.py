@@ -10,8 +10,7 @@ run form a tree.
 from __future__ import annotations
 
 import functools
-import inspect
-import secrets
+import os
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -19,7 +18,6 @@ from types import MappingProxyType
 from typing import Any, TypeVar
 
 from .errors import ValidationError
-from .model import validate_labels
 
 __all__ = ["Scope", "agent", "context", "current_scope"]
 
@@ -102,7 +100,10 @@ class context:
         for key, value in self._values.items():
             _check(key, value)
         _check("name", name)
-        validate_labels(labels)
+        if labels:
+            from .model import validate_labels
+
+            validate_labels(labels)
         self._labels = labels
         self._name = name
         self._tokens: list[Token[Scope]] = []
@@ -114,8 +115,8 @@ class context:
         scope = Scope(
             **values,
             labels=labels,
-            trace_id=outer.trace_id or secrets.token_hex(16),
-            span_id=secrets.token_hex(8),
+            trace_id=outer.trace_id or os.urandom(16).hex(),
+            span_id=os.urandom(8).hex(),
             parent_span_id=outer.span_id,
             name=self._name or self._values["agent"] or default_name,
         )
@@ -135,6 +136,8 @@ class context:
         self.__exit__()
 
     def __call__(self, func: F) -> F:
+        import inspect
+
         name = getattr(func, "__qualname__", None)
         if inspect.iscoroutinefunction(func):
 

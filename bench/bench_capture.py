@@ -1,6 +1,6 @@
 """How much does capture cost the caller? Instrumented vs bare OpenAI calls on a loopback server.
 
-    python bench/bench_capture.py [--quick]
+    python bench/bench_capture.py [--quick] [--json]
 
 Prints, each as a median with the min–max over rounds:
 
@@ -24,7 +24,6 @@ would in an application.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -33,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import openai
+from _timing import Report, parser, summarize
 from openai import OpenAI
 from openai.types.chat import ChatCompletionChunk
 
@@ -69,10 +71,6 @@ def long_stream(n: int) -> list[bytes]:
     events += [b"data: " + json.dumps(done).encode() + b"\n\n", b"data: " + json.dumps(usage).encode() + b"\n\n"]
     events.append(b"data: [DONE]\n\n")
     return events
-
-
-def summary(values: list[float]) -> str:
-    return f"{statistics.median(values):8.2f} µs  (min–max over rounds {min(values):.2f}–{max(values):.2f})"
 
 
 def paired(measure_bare: Any, measure_instrumented: Any, n: int) -> float:
@@ -200,10 +198,13 @@ def bench_stream_isolated(tracker: Tracker, reps: int, rounds: int) -> list[floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer calls and rounds (a few seconds)")
-    args = parser.parse_args()
+    args = parser(__doc__).parse_args()
+    report = Report(__file__, args)
     calls, rounds, reps = (150, 3, 5) if args.quick else (1000, 7, 15)
+    report.note(
+        f"capture overhead, instrumented vs bare openai {openai.__version__} client, fake OpenAI server on "
+        f"127.0.0.1; {calls} paired calls and {reps} paired {CHUNKS:,}-chunk streams per round, {rounds} rounds"
+    )
 
     tracker = Tracker("memory://")
     with FakeProvider() as server:
@@ -212,21 +213,29 @@ def main() -> None:
             OpenAI(api_key="sk-bench", base_url=server.url + "/v1", max_retries=0) as instrumented,
         ):
             instrument(instrumented, tracker=tracker, provider="openai")
-            print(f"capture overhead ({'quick' if args.quick else 'full'} run; loopback fake OpenAI server)")
             alongside, alone = bench_calls(server, bare, instrumented, tracker, calls, rounds)
-            print(f"  per non-streamed call   {summary(alone)}   target < 50 µs (caller's thread)")
-            print(f"    with the writer       {summary(alongside)}   (its thread pricing and storing alongside)")
+            report.add(
+                "instrumented_overhead_us", summarize(alone, "µs", "non-streamed call: overhead on the caller's thread")
+            )
+            report.add(
+                "instrumented_overhead_with_writer_us",
+                summarize(alongside, "µs", "non-streamed call: overhead, writer thread alongside"),
+            )
             e2e = bench_stream_e2e(server, bare, instrumented, reps, rounds)
-            print(f"  per chunk, end to end   {summary(e2e)}   target < 1 µs ({CHUNKS:,}-chunk stream)")
+            report.add("stream_chunk_overhead_us", summarize(e2e, "µs", "streamed chunk: overhead, end to end"))
             uninstrument()
-    isolated_call = bench_call_isolated(tracker, calls, rounds)
-    print(f"  per call, isolated      {summary(isolated_call)}   (capture work only, no network)")
-    isolated = bench_stream_isolated(tracker, reps * 4, rounds)
-    print(f"  per chunk, isolated     {summary(isolated)}   (proxy + final record, no network)")
+    report.add(
+        "instrumented_overhead_isolated_us",
+        summarize(bench_call_isolated(tracker, calls, rounds), "µs", "non-streamed call: capture work alone"),
+    )
+    report.add(
+        "stream_chunk_overhead_isolated_us",
+        summarize(bench_stream_isolated(tracker, reps * 4, rounds), "µs", "streamed chunk: proxy + final record alone"),
+    )
     tracker.flush()
-    stored = len(list(tracker.store.calls(__import__("tokentrail.store.base").store.base.Filter())))
-    print(f"  calls recorded: {stored:,}; internal errors: {tracker.health.internal_errors}")
+    report.note(f"internal errors during the run: {tracker.health.internal_errors}")
     tracker.close()
+    report.finish()
 
 
 if __name__ == "__main__":

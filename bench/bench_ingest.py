@@ -256,9 +256,13 @@ def main() -> None:
                 report.text(f"ingest_{kind}_{name}", label, why)
                 continue
             seconds = []
-            for _ in range(runs):
-                with folder() as tmp:
-                    seconds.append(fn(tmp))
+            try:
+                for _ in range(runs):
+                    with folder() as tmp:
+                        seconds.append(fn(tmp))
+            except Exception as exc:  # e.g. another suite restarted the PostgreSQL server: the other figures go on
+                report.text(f"ingest_{kind}_{name}", label, f"error: {type(exc).__name__}: {str(exc)[:160]}")
+                continue
             report.add(f"ingest_{kind}_{name}", summarize(rate(n, seconds), "calls/s", label))
     report.finish()
 

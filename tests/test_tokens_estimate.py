@@ -7,6 +7,8 @@ corpus changes without the docs being regenerated (``python bench/bench_tokens.p
 from __future__ import annotations
 
 import importlib.util
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -18,7 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
+def bench() -> Iterator[ModuleType]:
+    # bench scripts import their shared helpers (_timing, _data) from their own folder
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        yield _load()
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+
+def _load() -> ModuleType:
     spec = importlib.util.spec_from_file_location("bench_tokens", ROOT / "bench" / "bench_tokens.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -29,8 +29,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..store.base import Store, check_dimension
-from .forecast import _open
-from .reports import make_filter
+from .reports import make_filter, resolve_store
 from .windows import Window, resolve_window
 
 __all__ = ["Anomaly", "AnomalyReport", "Driver", "anomalies"]
@@ -174,7 +173,7 @@ def anomalies(
     window = Window(window.since, now, window.tz, window.label)
     zone = window.tz
     flt = make_filter(window, filters)
-    st = _open(store)
+    st = resolve_store(store)
     starts = _buckets(window, bucket, zone)
     index = {b: i for i, b in enumerate(starts)}
     slots = [b.hour if bucket == "hour" else 0 for b in starts]

@@ -20,8 +20,8 @@ from typing import IO, Any
 from ..errors import TokentrailError, ValidationError
 from ..model import Call
 from ..store.base import Filter, Store
-from .reports import _resolve_store, make_filter
-from .windows import Window, parse_when, resolve_tz, resolve_window
+from .reports import query, resolve_store
+from .windows import Window, parse_when, resolve_tz
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -76,9 +76,8 @@ def select_calls(
     """
     if limit is not None and (type(limit) is not int or limit <= 0):
         raise ValidationError(f"limit={limit!r} is not valid: expected a whole number > 0")
-    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
-    flt = make_filter(window, filters)
-    return window, _resolve_store(store).calls(flt, limit=limit, newest_first=newest_first)
+    window, flt = query(period, filters, since=since, until=until, days=days, tz=tz, now=now)
+    return window, resolve_store(store).calls(flt, limit=limit, newest_first=newest_first)
 
 
 def _csv_value(value: Any) -> Any:

@@ -32,7 +32,7 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..store.base import Filter, Store, check_dimension
-from .reports import make_filter
+from .reports import make_filter, resolve_store
 from .windows import Window, resolve_tz
 
 __all__ = ["Backtest", "DailyForecast", "Forecast", "ForecastLine", "Scenario", "WhatIf", "backtest", "fit_daily",
@@ -379,20 +379,6 @@ class Forecast:
         }  # fmt: skip
 
 
-def _open(store: Store | str | None) -> Store:
-    if store is None:
-        from ..tracker import default_tracker
-
-        tracker = default_tracker()
-        tracker.flush()
-        return tracker.store
-    if isinstance(store, str):
-        from ..store import open_store
-
-        return open_store(store)
-    return store
-
-
 def forecast(
     *,
     by: str | None = None,
@@ -441,7 +427,7 @@ def forecast(
     since = min(midnight - timedelta(days=history_days), datetime(today.year, today.month, 1, tzinfo=zone))
     window = Window(since=since, until=midnight + timedelta(days=1), tz=zone, label=f"last {history_days} days")
     flt = make_filter(window, filters)
-    st = _open(store)
+    st = resolve_store(store)
     dims = (check_dimension(by),) if by else ()
     total: dict[date, Decimal] = {}
     per: dict[tuple[str | None, ...], dict[date, Decimal]] = {}

@@ -13,8 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 from ..store.base import Store, Totals
-from .reports import _resolve_store, make_filter, totals_dict
-from .windows import Window, resolve_window
+from .reports import query, resolve_store, totals_dict
+from .windows import Window
 
 __all__ = ["WEEKDAYS", "DayTotals", "UsagePatterns", "usage_patterns"]
 
@@ -109,9 +109,8 @@ def usage_patterns(
         >>> p.peak is None, len(p.calls), len(p.calls[0])
         (True, 7, 24)
     """
-    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
-    flt = make_filter(window, filters)
-    st = _resolve_store(store)
+    window, flt = query(period, filters, since=since, until=until, days=days, tz=tz, now=now)
+    st = resolve_store(store)
     calls = [[0] * 24 for _ in range(7)]
     tokens = [[0] * 24 for _ in range(7)]
     cost = [[Decimal(0)] * 24 for _ in range(7)]

@@ -20,7 +20,7 @@ from ..store.base import Filter, Group, Store, Totals, check_dimension
 from .windows import Window, resolve_window
 
 __all__ = ["Breakdown", "BreakdownRow", "Performance", "PerformanceRow", "Summary", "breakdown", "make_filter",
-           "performance", "summary", "totals_dict"]  # fmt: skip
+           "performance", "query", "resolve_store", "summary", "totals_dict"]  # fmt: skip
 
 _FILTER_DIMS = ("model", "provider", "agent", "user", "session", "project", "environment", "operation")
 
@@ -50,7 +50,8 @@ def _values(name: str, value: object) -> tuple[str, ...]:
     return values
 
 
-def _resolve_store(store: Store | str | None) -> Store:
+def resolve_store(store: Store | str | None) -> Store:
+    """A Store from a Store, a URL, or None (the default tracker's store, flushed first so it is current)."""
     if store is None:
         from ..tracker import default_tracker
 
@@ -62,6 +63,21 @@ def _resolve_store(store: Store | str | None) -> Store:
 
         return open_store(store)
     return store
+
+
+def query(
+    period: str | None,
+    filters: Mapping[str, Any],
+    *,
+    since: object = None,
+    until: object = None,
+    days: int | None = None,
+    tz: str | tzinfo | None = None,
+    now: datetime | None = None,
+) -> tuple[Window, Filter]:
+    """The window and store filter of a report's arguments (the same for every report)."""
+    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
+    return window, make_filter(window, filters)
 
 
 def totals_dict(t: Totals) -> dict[str, Any]:
@@ -188,9 +204,8 @@ def summary(
         >>> s.totals.calls
         0
     """
-    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
-    flt = make_filter(window, filters)
-    groups = _resolve_store(store).aggregate(flt, by=("model",), tz=window.tz)
+    window, flt = query(period, filters, since=since, until=until, days=days, tz=tz, now=now)
+    groups = resolve_store(store).aggregate(flt, by=("model",), tz=window.tz)
     rows, total = _rows(groups)
     rows.sort(key=lambda r: (-r.totals.cost_usd, -r.totals.calls, r.key[0] or ""))
     return Summary(window=window, totals=total, by_model=rows)
@@ -220,9 +235,8 @@ def breakdown(
     dims = (by,) if isinstance(by, str) else tuple(by)
     for d in dims:
         check_dimension(d)
-    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
-    flt = make_filter(window, filters)
-    groups = _resolve_store(store).aggregate(flt, by=dims, bucket=bucket, tz=window.tz)  # type: ignore[arg-type]
+    window, flt = query(period, filters, since=since, until=until, days=days, tz=tz, now=now)
+    groups = resolve_store(store).aggregate(flt, by=dims, bucket=bucket, tz=window.tz)  # type: ignore[arg-type]
     rows, total = _rows(groups)
     rows.sort(key=lambda r: (r.bucket.timestamp() if r.bucket else 0, -r.totals.cost_usd, -r.totals.calls,
                              tuple(v or "" for v in r.key)))  # fmt: skip
@@ -278,9 +292,8 @@ def performance(
 ) -> Performance:
     """Average, p50/p95/p99 latency, time to first token and tokens/s per group (slowest p95 first)."""
     dims = (by,) if isinstance(by, str) else tuple(by)
-    window = resolve_window(period, since=since, until=until, days=days, tz=tz, now=now)
-    flt = make_filter(window, filters)
-    st = _resolve_store(store)
+    window, flt = query(period, filters, since=since, until=until, days=days, tz=tz, now=now)
+    st = resolve_store(store)
     groups = {g.key: g.totals for g in st.aggregate(flt, by=dims, tz=window.tz)}
     rows = []
     for p in st.percentiles(flt, by=dims, quantiles=(0.5, 0.95, 0.99)):

@@ -296,7 +296,8 @@ def test_dead_channels_delay_nothing_else(tracker: Tracker, blackhole: str, clos
     assert tracker.flush(2)
     recorded = time.monotonic() - t0
     assert wait_for(lambda: bool(got), 2)
-    assert emitted < 0.05 and recorded < 1.0 and got[0][0] - t0 < 0.5
+    # the dead channels take 3 s per attempt; everything else finishes well before one attempt would
+    assert emitted < 0.5 and recorded < 2.0 and got[0][0] - t0 < 1.5
     assert tracker.store.aggregate(tracker_filter()) and tracker.health.internal_errors == 0
     assert wait_for(lambda: m.failures.get("refused") == 1 and m.failures.get("broken") == 1, 5)
 

@@ -410,13 +410,13 @@ class Tracker:
     def has_guards(self) -> bool:
         """Whether any guard is installed (capture counts prompt tokens only then)."""
         if not self._budgets_ready:
-            self._ensure_budgets()
+            self._ensure_budgets(caller=True)
         return bool(self._guards)
 
     def check_guards(self, pending: PendingCall) -> None:
         """Run the guards for a call about to be sent; raises `BudgetExceededError` to refuse it."""
         if not self._budgets_ready:
-            self._ensure_budgets()
+            self._ensure_budgets(caller=True)
         for guard in list(self._guards):
             try:
                 guard(pending)
@@ -425,22 +425,35 @@ class Tracker:
             except Exception as exc:
                 self._internal_error(exc)
 
-    def _ensure_budgets(self) -> None:
+    def _ensure_budgets(self, *, caller: bool = False) -> None:
         """Attach the budget engine once: for the config file's budgets, or budgets already in the store.
 
         Budgets live in the store (so `tokentrail budget set` reaches every process); a process that
-        never defined one in code still enforces them. Done on first need, never at import.
+        never defined one in code still enforces them. Done on first need, never at import. On the
+        caller's thread a network store is not opened here (an unreachable server must not hold up the
+        user's call): the writer thread is started to do it, and guards apply from then on.
         """
+        if caller and self._store is None and self.settings.store.startswith(("postgres", "postgresql")):
+            if self._thread is None:
+                self._start()
+            return
+        if time.monotonic() < self._retry_at:  # the store is failing: look again once it answers
+            return
         with self._start_lock:
             if self._budgets_ready:
                 return
             self._budgets_ready = True
         try:
+            store = self.store
+        except Exception:  # unreachable for now: the write path reports it; try again later
+            self._budgets_ready = False
+            return
+        try:
             if self.settings.budgets:
                 from .budgets import load_budgets
 
                 load_budgets(self.settings.budgets, tracker=self)
-            elif self.store.meta_items("budgets"):
+            elif store.meta_items("budgets"):
                 from .budgets import engine_for
 
                 engine_for(self)
@@ -502,6 +515,8 @@ class Tracker:
 
     def _run(self) -> None:
         interval = self.settings.flush_interval
+        if not self._budgets_ready:
+            self._ensure_budgets()
         while not self._closed:
             self._wake.wait(interval)
             self._wake.clear()

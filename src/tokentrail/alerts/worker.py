@@ -21,23 +21,25 @@ log = logging.getLogger("tokentrail.alerts")
 T = TypeVar("T")
 
 
-class Coalescer:
-    """Runs `job()` on its own thread after `kick()`; many kicks while it runs cause one more run, not many."""
+class _Worker:
+    """One lazily started daemon thread that takes work under a condition and runs it, logging failures.
 
-    def __init__(self, name: str, job: Callable[[], None]) -> None:
+    Subclasses say when there is work (`_has_work`) and hand out the next piece of it (`_take`, called
+    with the condition held); `flush` waits until none is waiting or running.
+    """
+
+    def __init__(self, name: str) -> None:
         self._name = name
-        self._job = job
         self._cond = threading.Condition()
-        self._pending = False
         self._busy = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
-    def kick(self) -> None:
-        with self._cond:
-            self._pending = True
-            self._ensure_thread()
-            self._cond.notify_all()
+    def _has_work(self) -> bool:
+        raise NotImplementedError
+
+    def _take(self) -> Callable[[], None]:
+        raise NotImplementedError
 
     def _ensure_thread(self) -> None:
         if self._pid != os.getpid():  # forked: the parent's thread does not exist here
@@ -49,11 +51,12 @@ class Coalescer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._pending:
+                while not self._has_work():
                     self._cond.wait()
-                self._pending, self._busy = False, True
+                work = self._take()
+                self._busy = True
             try:
-                self._job()
+                work()
             except Exception as exc:
                 log.warning("tokentrail: %s failed (ignored): %s: %s", self._name, type(exc).__name__, exc)
             finally:
@@ -62,10 +65,10 @@ class Coalescer:
                     self._cond.notify_all()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait until no run is pending or running; True if that happened within `timeout` seconds."""
+        """Wait until nothing is waiting or running; True if that happened within `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._pending or self._busy:
+            while self._has_work() or self._busy:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -73,18 +76,36 @@ class Coalescer:
         return True
 
 
-class DeliveryQueue(Generic[T]):
+class Coalescer(_Worker):
+    """Runs `job()` on its own thread after `kick()`; many kicks while it runs cause one more run, not many."""
+
+    def __init__(self, name: str, job: Callable[[], None]) -> None:
+        super().__init__(name)
+        self._job = job
+        self._pending = False
+
+    def kick(self) -> None:
+        with self._cond:
+            self._pending = True
+            self._ensure_thread()
+            self._cond.notify_all()
+
+    def _has_work(self) -> bool:
+        return self._pending
+
+    def _take(self) -> Callable[[], None]:
+        self._pending = False
+        return self._job
+
+
+class DeliveryQueue(_Worker, Generic[T]):
     """A bounded queue drained by one thread that calls `deliver(item)`; the oldest item goes when full."""
 
     def __init__(self, name: str, deliver: Callable[[T], None], *, maxsize: int = 1000) -> None:
-        self._name = name
+        super().__init__(name)
         self._deliver = deliver
         self._items: deque[T] = deque()
         self._maxsize = maxsize
-        self._cond = threading.Condition()
-        self._busy = False
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self.dropped = 0
         """Items discarded because the queue was full."""
 
@@ -95,36 +116,12 @@ class DeliveryQueue(Generic[T]):
                 self.dropped += 1
                 log.warning("tokentrail: %s is falling behind; dropped the oldest alert", self._name)
             self._items.append(item)
-            if self._pid != os.getpid():
-                self._pid, self._thread, self._busy = os.getpid(), None, False
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                self._thread.start()
+            self._ensure_thread()
             self._cond.notify_all()
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._items:
-                    self._cond.wait()
-                item = self._items.popleft()
-                self._busy = True
-            try:
-                self._deliver(item)
-            except Exception as exc:
-                log.warning("tokentrail: %s failed (ignored): %s: %s", self._name, type(exc).__name__, exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+    def _has_work(self) -> bool:
+        return bool(self._items)
 
-    def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait until every queued item has been handled; True if within `timeout` seconds."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while self._items or self._busy:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
+    def _take(self) -> Callable[[], None]:
+        item = self._items.popleft()
+        return lambda: self._deliver(item)

@@ -22,12 +22,7 @@ from tokentrail.integrations.litellm import TokentrailLogger  # noqa: E402 - nee
 
 __all__ = ["_no_patches_left", "_server", "server", "tracker"]  # pytest fixtures, imported
 
-# LiteLLM's own code trips pydantic warnings (its types, its streaming handler); they are theirs, not ours.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:Item .* is using the `ReadOnly` qualifier:UserWarning"),
-    pytest.mark.filterwarnings("ignore:Accessing the 'model_computed_fields' attribute:DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore:Accessing the 'model_fields' attribute:DeprecationWarning"),
-]
+# LiteLLM's own pydantic warnings are filtered by module in pyproject.toml (they are theirs, not ours).
 
 GPT_4O = {"in": "2.50", "read": "1.25", "out": "10"}
 SONNET_4 = {"in": "3", "read": "0.30", "write": "3.75", "write_1h": "6", "out": "15"}

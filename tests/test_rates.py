@@ -71,7 +71,8 @@ def test_watch_shows_the_same_rates(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'watch.db'}"
     now = datetime.now(timezone.utc)
     store = open_store(url)
-    store.write([c.replace(started_at=c.started_at - NOW + now) for c in CALLS[:4]])  # the 4th: 61 s ago
+    recent = [c.replace(started_at=now - timedelta(seconds=5)) for c in CALLS[:3]]  # well inside the 60 s
+    store.write([*recent, CALLS[3].replace(started_at=now - timedelta(seconds=120))])
     expected = rates(60, store=store)
     store.close()
     args = ["watch", "--store", url, "--days", "1", "--iterations", "1", "--recent", "0"]

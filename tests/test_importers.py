@@ -165,6 +165,7 @@ def test_jsonl_store_on_such_a_folder_says_to_import_it(tmp_path: Path, caplog: 
     store = open_store(f"jsonl://{folder}")
     with caplog.at_level(logging.WARNING, logger="tokentrail"):
         assert list(store.calls(Filter())) == []
+    assert store.corrupt_lines == 1  # the 'not json' line; the tool's records are not corrupt, only foreign
     store.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     hint = [w for w in warnings if "looks like an llm-telemetry folder" in w]

@@ -59,12 +59,17 @@ class Rates:
     @property
     def cost_per_s(self) -> Decimal:
         """USD per second of the priced calls (`totals.unpriced_calls` says how many were not)."""
-        return self.totals.cost_usd / Decimal(str(self.window_s))
+        return self.totals.cost_usd / self._seconds()
 
     @property
     def cost_per_min(self) -> Decimal:
         """USD per minute (what `tokentrail watch` shows)."""
-        return self.totals.cost_usd * 60 / Decimal(str(self.window_s))
+        return self.totals.cost_usd * 60 / self._seconds()
+
+    def _seconds(self) -> Decimal:
+        # `60`, not `60.0`: a zero cost over it is `0`, not `0E+1`
+        w = self.window_s
+        return Decimal(int(w)) if w == int(w) else Decimal(str(w))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape: window, sums, and per-second rates (money as exact text)."""

@@ -174,6 +174,19 @@ def test_jsonl_store_on_such_a_folder_says_to_import_it(tmp_path: Path, caplog: 
     assert not any("corrupt" in w and "telemetry.jsonl:1 " in w for w in warnings)
 
 
+def test_importing_into_a_jsonl_store_on_the_same_folder_reads_each_record_once(tmp_path: Path) -> None:
+    folder = write_folder(tmp_path)  # LLM_TELEMETRY_DIR makes this folder the default store
+    store = open_store(f"jsonl://{folder}")
+    try:
+        first = import_llm_telemetry(folder, store, batch_size=1)
+        assert (first.read, first.imported, first.skipped) == (5, 3, 2)
+        again = import_llm_telemetry(folder, store)  # the store's own lines are read too: the same ids
+        assert (again.read, again.imported, again.already_present, again.skipped) == (8, 0, 6, 2)
+        assert summary(period="all", store=store, tz="UTC").totals.calls == 3
+    finally:
+        store.close()
+
+
 def test_cli_prints_counts_and_imports_nothing_new_the_second_time(tmp_path: Path) -> None:
     folder = write_folder(tmp_path)
     url = f"sqlite:///{tmp_path / 'usage.db'}"

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -244,7 +245,12 @@ def _files(folder: Path) -> list[Path]:
 def _records(files: list[Path], on_bad: Callable[[str], None]) -> Iterator[Call]:
     for path in files:
         with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size  # lines appended while we read (a store in this folder) wait
+            offset = 0
             for lineno, raw in enumerate(f, 1):
+                offset += len(raw)
+                if offset > size:
+                    break
                 if raw.isspace():
                     continue
                 try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -58,3 +60,15 @@ def test_an_unknown_format_is_still_refused() -> None:
     out = CliRunner().invoke(build_app(), ["stats", "--format", "oneline"])
     assert out.exit_code == 2
     assert "'oneline' is not one of 'table', 'json', 'csv', 'compact'" in out.stderr
+
+
+def test_compact_takes_the_fast_path_for_shell_prompts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    seed(url)
+    code = (
+        "import sys; from tokentrail.cli import main;"
+        f"status = main(['stats', 'all', '--store', {url!r}, '-f', 'compact']);"
+        "print(status, 'typer' in sys.modules, 'rich' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out == "all: 3 calls · 2.1M tokens (1.9M in / 200.2k out) · $12.34 (+1 unpriced) · 1 failed\n0 False False\n"

@@ -14,7 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(tokentrail) if not name.startswith("_")} - typing_names
     submodules = {
         *("analysis", "config", "context", "display", "errors", "model", "project", "store", "tracker"),
-        *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool"),
+        *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool", "importers"),
     }
     assert public - submodules <= set(tokentrail.__all__)
     for name in tokentrail.__all__:
@@ -30,3 +30,11 @@ def test_import_patches_nothing_and_starts_no_thread() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "1 []"
+
+
+def test_lazy_names_are_their_modules_objects() -> None:
+    import importlib
+
+    for name, module in tokentrail._LAZY.items():  # type: ignore[attr-defined]
+        assert getattr(tokentrail, name) is getattr(importlib.import_module(f"tokentrail.{module}"), name), name
+    assert "rates" in tokentrail.__all__ and tokentrail.rates.__module__ == "tokentrail.analysis.rates"

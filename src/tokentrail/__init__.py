@@ -4,6 +4,7 @@
 import tokentrail as tt
 tt.record(model="gpt-4o", input_tokens=1200, output_tokens=300, agent="support", user="u-42")
 print(tt.summary(period="today"))
+print(tt.rates().tokens_per_s)  # over the last 60 s
 ```
 
 Importing tokentrail patches nothing and starts no thread; the writer thread starts on the first record.
@@ -26,6 +27,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .analysis import breakdown, performance, summary
+    from .analysis.rates import rates
     from .budgets import budget
     from .capture import instrument, instrument_anthropic, instrument_google, instrument_openai, uninstrument
     from .display import enable_auto_summary, print_summary
@@ -40,6 +42,7 @@ _LAZY = {
     "breakdown": "analysis",
     "performance": "analysis",
     "summary": "analysis",
+    "rates": "analysis.rates",
     "budget": "budgets",
     "instrument": "capture",
     "instrument_anthropic": "capture",
@@ -105,6 +108,7 @@ __all__ = [
     "on_call",
     "performance",
     "print_summary",
+    "rates",
     "record",
     "reset_session",
     "session_stats",

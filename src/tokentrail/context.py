@@ -41,6 +41,8 @@ class Scope:
     parent_span_id: str | None = None
     name: str | None = None
     """The span's name (the agent's, or the decorated function's)."""
+    display: bool | None = None
+    """Show (True) or hide (False) the per-call panel for calls made inside; None: not said here."""
 
 
 EMPTY_SCOPE = Scope()
@@ -66,6 +68,9 @@ class context:
     Args:
         agent, user, session, project, environment: dimensions for the calls inside.
         name: the span's name (default: the agent, or the decorated function's name).
+        display: True prints the per-call panel for every call made inside, False prints none, whatever
+            the tracker's setting or the client's (`instrument(client, display=...)`); None inherits the
+            enclosing context's. (So `display` cannot be a label given here.)
         **labels: any other string dimensions.
 
     Raises:
@@ -77,7 +82,7 @@ class context:
         'search'
     """
 
-    __slots__ = ("_values", "_labels", "_name", "_tokens")
+    __slots__ = ("_values", "_labels", "_name", "_display", "_tokens")
 
     def __init__(
         self,
@@ -88,6 +93,7 @@ class context:
         project: str | None = None,
         environment: str | None = None,
         name: str | None = None,
+        display: bool | None = None,
         **labels: str,
     ) -> None:
         self._values = {
@@ -100,6 +106,9 @@ class context:
         for key, value in self._values.items():
             _check(key, value)
         _check("name", name)
+        if display is not None and type(display) is not bool:
+            raise ValidationError(f"display={display!r} is not valid: expected True, False or None")
+        self._display = display
         if labels:
             from .model import validate_labels
 
@@ -119,6 +128,7 @@ class context:
             span_id=os.urandom(8).hex(),
             parent_span_id=outer.span_id,
             name=self._name or self._values["agent"] or default_name,
+            display=outer.display if self._display is None else self._display,
         )
         return _scope.set(scope)
 

@@ -14,7 +14,15 @@ if TYPE_CHECKING:
     from .model import Call
     from .tracker import SessionStats, Tracker
 
-__all__ = ["enable_auto_summary", "format_money", "format_summary", "format_tokens", "print_call", "print_summary"]
+__all__ = [
+    "TOKEN_STYLES",
+    "enable_auto_summary",
+    "format_money",
+    "format_summary",
+    "format_tokens",
+    "print_call",
+    "print_summary",
+]
 
 
 def format_money(amount: Decimal | float | None, *, unpriced: int = 0) -> str:
@@ -44,11 +52,24 @@ def format_tokens(n: int) -> str:
     return f"{n:,}"
 
 
+TOKEN_STYLES = {"input": "cyan", "output": "magenta", "total": "bold green"}
+"""The colour of each count in the per-call panel (plain text when NO_COLOR is set or not on a terminal)."""
+
+
 def print_call(call: Call, console: Any = None) -> None:
-    """Print the per-call panel: provider, model, tokens, duration, tokens/s, cost."""
+    """Print the per-call panel: provider, model, tokens (input, output, total in their colours), time, cost.
+
+    Colours follow Rich's rules: none when the `NO_COLOR` environment variable is set or the output is not
+    a terminal.
+
+    Args:
+        call: the completed call.
+        console: a Rich Console (default: a new one on stderr).
+    """
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
@@ -57,9 +78,12 @@ def print_call(call: Call, console: Any = None) -> None:
     est = " (estimated)" if call.tokens_estimated else ""
     grid.add_row(
         "tokens",
-        f"{format_tokens(call.input_tokens)} in · {format_tokens(call.output_tokens)} out · "
-        f"{format_tokens(call.total_tokens)} total{est}",
-    )
+        Text.assemble(
+            (format_tokens(call.input_tokens), TOKEN_STYLES["input"]), " in · ",
+            (format_tokens(call.output_tokens), TOKEN_STYLES["output"]), " out · ",
+            (format_tokens(call.total_tokens), TOKEN_STYLES["total"]), f" total{est}",
+        ),
+    )  # fmt: skip
     if call.cache_read_tokens or call.cache_write_tokens:
         grid.add_row(
             "cache", f"{format_tokens(call.cache_read_tokens)} read · {format_tokens(call.cache_write_tokens)} write"

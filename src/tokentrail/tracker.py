@@ -285,7 +285,8 @@ class Tracker:
             input_tokens: all prompt tokens, cache reads and writes included.
             output_tokens: all generated tokens, reasoning included.
             **fields: any other `Call` field (`agent`, `user`, `cache_read_tokens`, `duration_ms`, `labels`,
-                `prompt`, `response`, `response_id`, …), and `display=False` to silence this call's panel.
+                `prompt`, `response`, `response_id`, …), and `display=True/False` to show or silence this
+                call's panel whatever the tracker's setting (a `context(display=...)` around it wins).
 
         Raises:
             ValidationError: a bad value, named with the field; nothing is recorded.
@@ -299,8 +300,12 @@ class Tracker:
             or not model.strip()
         ):
             check_record_fields(model, input_tokens, output_tokens, fields)
-        item = (model, input_tokens, output_tokens, fields, _scope.get(), time.time_ns())
-        if self.display and fields.get("display", True):
+        scope = _scope.get()
+        item = (model, input_tokens, output_tokens, fields, scope, time.time_ns())
+        show = scope.display  # a context's display= wins, then the call's or client's, then the tracker's
+        if show is None:
+            show = fields.get("display", self.display) if fields else self.display
+        if show:
             self._record_displayed(item)
             return
         queue = self._queue

@@ -51,31 +51,47 @@ def _sdk_of(client: Any) -> str | None:
     return None
 
 
-def instrument_openai(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_openai(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Instrument the `openai` SDK (see `tokentrail.capture.openai.instrument_openai`)."""
     from .openai import instrument_openai as impl
 
-    return impl(client, tracker=tracker, provider=provider)
+    return impl(client, tracker=tracker, provider=provider, display=_checked(display))
 
 
-def instrument_anthropic(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_anthropic(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Instrument the `anthropic` SDK (see `tokentrail.capture.anthropic.instrument_anthropic`)."""
     from .anthropic import instrument_anthropic as impl
 
-    return impl(client, tracker=tracker, provider=provider)
+    return impl(client, tracker=tracker, provider=provider, display=_checked(display))
 
 
-def instrument_google(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_google(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Instrument the `google-genai` SDK (see `tokentrail.capture.google.instrument_google`)."""
     from .google import instrument_google as impl
 
-    return impl(client, tracker=tracker, provider=provider)
+    return impl(client, tracker=tracker, provider=provider, display=_checked(display))
+
+
+def _checked(display: object) -> bool | None:
+    if display is not None and type(display) is not bool:
+        from ..errors import ValidationError
+
+        raise ValidationError(f"display={display!r} is not valid: expected True, False or None")
+    return display  # type: ignore[return-value]
 
 
 _BY_SDK = {"openai": instrument_openai, "anthropic": instrument_anthropic, "google": instrument_google}
 
 
-def instrument(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Record every LLM call made through `client`, or through every client of every installed SDK.
 
     Args:
@@ -84,6 +100,9 @@ def instrument(client: Any = None, *, tracker: Any = None, provider: str | None 
         tracker: the Tracker to record on (default: the default tracker at the time of each call).
         provider: record this provider id instead of the one detected from the client (e.g. for an
             OpenAI-compatible server whose URL says nothing).
+        display: True prints the per-call panel for every call made through `client` (False never does),
+            whatever the tracker's `display` setting; a `tokentrail.context(display=...)` around a call
+            wins over both. None (the default) leaves it to the context, then the tracker.
 
     Returns:
         The client itself when one was given, so `client = tt.instrument(OpenAI())` reads naturally;
@@ -97,9 +116,11 @@ def instrument(client: Any = None, *, tracker: Any = None, provider: str | None 
         >>> import tokentrail as tt
         >>> from openai import OpenAI  # doctest: +SKIP
         >>> client = tt.instrument(OpenAI())  # doctest: +SKIP
+        >>> quiet = tt.instrument(OpenAI(), display=False)  # doctest: +SKIP
         >>> with tt.instrument():  # doctest: +SKIP
         ...     ...  # every call of every SDK client is recorded here
     """
+    _checked(display)
     if client is not None:
         sdk = _sdk_of(client)
         if sdk is None:
@@ -110,11 +131,11 @@ def instrument(client: Any = None, *, tracker: Any = None, provider: str | None 
                 "instrument: pass an openai, anthropic or google-genai client, or use the LangChain/LiteLLM "
                 "callbacks in tokentrail.integrations"
             )
-        return _BY_SDK[sdk](client, tracker=tracker, provider=provider)
+        return _BY_SDK[sdk](client, tracker=tracker, provider=provider, display=display)
     handle = Instrumentation("all installed SDKs")
     for function in _BY_SDK.values():
         try:
-            part = function(None, tracker=tracker, provider=provider)
+            part = function(None, tracker=tracker, provider=provider, display=display)
         except ImportError:
             continue
         handle._states.extend(part._states)

@@ -119,6 +119,8 @@ class Config:
     """The Tracker to record on (None: the default tracker at call time)."""
     provider: str | None = None
     """Provider id to record, overriding detection from the client's base URL."""
+    display: bool | None = None
+    """Show (True) or hide (False) the per-call panel for these calls; None: as the tracker says."""
 
     def get_tracker(self) -> Any:
         if self.tracker is not None:
@@ -246,6 +248,7 @@ class _Capture:
         "done",
         "streamed",
         "context",
+        "display",
     )
 
     def __init__(self, tracker: Any, endpoint: Endpoint, provider: str | None, model: str, kwargs: Any) -> None:
@@ -262,6 +265,7 @@ class _Capture:
         self.streamed = False
         self.context: contextvars.Context | None = None
         """For streams: the caller's context when the call was made (it is recorded when the stream ends)."""
+        self.display: bool | None = None
 
     def check_guards(self) -> None:
         """Let the tracker's guards refuse the call before it is sent (BudgetExceededError propagates)."""
@@ -363,6 +367,8 @@ class _Capture:
             fields["success"] = False
             fields["error_type"] = result.error_type
             fields["error_message"] = result.error_message or result.error_type
+        if self.display is not None:
+            fields["display"] = self.display
         if self.context is not None:  # a stream ends wherever the caller consumes it: attribute it to its start
             self.context.run(self.tracker.record, self.model, **fields)
         else:
@@ -391,6 +397,7 @@ def _begin(
         if streamed:
             kwargs, hide = endpoint.prepare(kwargs)
         capture = _Capture(tracker, endpoint, provider, model, kwargs)
+        capture.display = config.display
         if streamed:
             capture.streamed = True
             capture.context = contextvars.copy_context()

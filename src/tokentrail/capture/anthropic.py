@@ -255,13 +255,16 @@ def _patch_messages(
     patch(handle, resource, "stream", _STREAM, _stream_kind(is_async), config, _provider_of, "anthropic", client_id)
 
 
-def instrument_anthropic(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_anthropic(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Record every call made through an Anthropic client (or, with no client, through every client).
 
     Args:
         client: an `anthropic.Anthropic` / `AsyncAnthropic` client; None patches the SDK classes.
         tracker: the Tracker to record on (default: the default tracker at call time).
         provider: record this provider id instead of `anthropic`.
+        display: show (True) or hide (False) the per-call panel for these calls (default: the tracker's).
 
     Returns:
         The client, when one was given; otherwise an `Instrumentation` handle that undoes the patch.
@@ -278,7 +281,7 @@ def instrument_anthropic(client: Any = None, *, tracker: Any = None, provider: s
     import anthropic  # noqa: F401 - a clear ImportError when the SDK is missing
 
     warm_up()
-    config = Config(tracker=tracker, provider=provider)
+    config = Config(tracker=tracker, provider=provider, display=display)
     if client is None:
         handle = Instrumentation("anthropic")
         for module_name, sync_name, async_name in _CLASS_TARGETS:

@@ -139,13 +139,16 @@ def _patch_models(handle: Instrumentation, models: Any, is_async: bool, config: 
     )
 
 
-def instrument_google(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_google(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Record every call made through a `google.genai.Client` (or, with no client, through every client).
 
     Args:
         client: a `google.genai.Client` (its `aio` side is included); None patches the SDK classes.
         tracker: the Tracker to record on (default: the default tracker at call time).
         provider: record this provider id instead of `google`.
+        display: show (True) or hide (False) the per-call panel for these calls (default: the tracker's).
 
     Returns:
         The client, when one was given; otherwise an `Instrumentation` handle that undoes the patch.
@@ -160,7 +163,7 @@ def instrument_google(client: Any = None, *, tracker: Any = None, provider: str 
     from google.genai import models as genai_models
 
     warm_up()
-    config = Config(tracker=tracker, provider=provider)
+    config = Config(tracker=tracker, provider=provider, display=display)
     if client is None:
         handle = Instrumentation("google-genai")
         _patch_models(handle, genai_models.Models, False, config, None)

@@ -369,13 +369,16 @@ _RESOURCES = (
 )
 
 
-def instrument_openai(client: Any = None, *, tracker: Any = None, provider: str | None = None) -> Any:
+def instrument_openai(
+    client: Any = None, *, tracker: Any = None, provider: str | None = None, display: bool | None = None
+) -> Any:
     """Record every call made through an OpenAI client (or, with no client, through every client).
 
     Args:
         client: an `openai.OpenAI` / `AsyncOpenAI` / `AzureOpenAI` client; None patches the SDK classes.
         tracker: the Tracker to record on (default: the default tracker at call time).
         provider: record this provider id instead of the one read from the client's base URL.
+        display: show (True) or hide (False) the per-call panel for these calls (default: the tracker's).
 
     Returns:
         The client, when one was given (`client = instrument_openai(OpenAI())`); otherwise an
@@ -393,7 +396,7 @@ def instrument_openai(client: Any = None, *, tracker: Any = None, provider: str 
     import openai  # noqa: F401 - a clear ImportError when the SDK is missing
 
     warm_up()
-    config = Config(tracker=tracker, provider=provider)
+    config = Config(tracker=tracker, provider=provider, display=display)
     if client is None:
         handle = Instrumentation("openai")
         for module_name, sync_name, async_name, methods, endpoint in _CLASS_TARGETS:

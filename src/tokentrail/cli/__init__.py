@@ -36,6 +36,7 @@ COMMANDS: list[str] = [
     "export",
     "prune",
     "copy",
+    "imports",
     "doctor",
     "config",
     "demo",

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ..errors import TokentrailError
@@ -99,11 +100,13 @@ def parse_stats(rest: list[str]) -> tuple[ReportOptions, str | None, int] | None
             except ValueError:
                 return None
         elif spec.kind == "format":
-            if value not in FORMATS:
+            if value not in FORMATS and value != "compact":  # stats' own extra format
                 return None
             values[spec.name] = value
         else:
             values[spec.name] = value
     if len(positional) > 1:
         return None
-    return ReportOptions.from_values(values), (positional[0] if positional else None), top
+    fmt = values.pop("format", None) or "table"
+    opts = replace(ReportOptions.from_values(values), format=fmt)
+    return opts, (positional[0] if positional else None), top

@@ -39,4 +39,5 @@ ROOT_HELP_TEXT = (
     "  demo         Fill a separate demo store with a week of traffic.\n"
     "  budget       Spend and token budgets: set, list, status, rm.\n"
     "  alerts       Alert channels and rules: test, list, check.\n"
+    "  import       Import another tool's records (llm-telemetry).\n"
 )

@@ -9,13 +9,24 @@ No Typer, Rich or price table is imported to run it (only to register it), so th
 
 from collections.abc import Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Annotated, Any
 
 from ..errors import ValidationError
 from .options import ReportOptions
 from .render import Column, emit, fmt_cost, fmt_pct, fmt_tokens, kv_block, paint, table
 
-__all__ = ["register", "run"]
+__all__ = ["StatsFormat", "compact_line", "register", "run"]
+
+
+class StatsFormat(str, Enum):
+    """The shared report formats, and `compact`: one line for a shell prompt or a status bar."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+    compact = "compact"
+
 
 _HELP = """Calls, tokens, cost, errors and top models over a window (default: today).
 
@@ -29,7 +40,13 @@ def register(app: Any) -> None:
 
     from .app import report_command
 
-    @report_command(app, "stats", help=_HELP, short_help="Calls, tokens, cost, errors and top models of a window.")
+    @report_command(
+        app,
+        "stats",
+        exclude=("format",),  # its own --format, which adds `compact`
+        help=_HELP,
+        short_help="Calls, tokens, cost, errors and top models of a window.",
+    )
     def stats(
         opts: ReportOptions,
         period_arg: Annotated[
@@ -39,8 +56,12 @@ def register(app: Any) -> None:
             ),
         ] = None,
         top: Annotated[int, typer.Option("--top", metavar="N", help="How many models the table lists.", min=0)] = 5,
+        format: Annotated[
+            StatsFormat,
+            typer.Option("--format", "-f", show_default=False, help="Output: table, json, csv, or compact (one line)."),
+        ] = StatsFormat.table,
     ) -> None:
-        run(opts, period_arg, top)
+        run(_with_format(opts, format.value), period_arg, top)
 
 
 def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
@@ -53,6 +74,9 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
         opts = _with_period(opts, period)
     with opts.report(default_period="today") as (store, kwargs):
         result = summary(store=store, **kwargs)
+    if opts.format == "compact":
+        print(compact_line(result))
+        return
     t = result.totals
     duration = (t.last_at - t.first_at).total_seconds() if t.first_at and t.last_at else None
 
@@ -79,6 +103,35 @@ def _with_period(opts: ReportOptions, period: str) -> ReportOptions:
     from dataclasses import replace
 
     return replace(opts, period=period)
+
+
+def _with_format(opts: ReportOptions, format: str) -> ReportOptions:
+    from dataclasses import replace
+
+    return replace(opts, format=format)
+
+
+def _short(n: int) -> str:
+    """`987`, `12.3k`, `2.1M`, `1.4B`: a count rounded to three figures at most."""
+    for size, unit in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if n >= size:
+            return f"{n / size:,.1f}{unit}".replace(".0" + unit, unit)
+    return str(n)
+
+
+def compact_line(result: Any) -> str:
+    """One line: `today: 1,234 calls · 2.1M tokens (1.9M in / 0.2M out) · $12.34 · 0 failed`.
+
+    Token counts are rounded (`2.1M`) and marked `~` when some are estimates; the cost is exact to the
+    cent or better, with `(+N unpriced)` when some calls have no known price.
+    """
+    t = result.totals
+    est = "~" if t.estimated_calls else ""
+    return (
+        f"{result.window.label}: {t.calls:,} call{'' if t.calls == 1 else 's'} · {est}{_short(t.total_tokens)} tokens "
+        f"({est}{_short(t.input_tokens)} in / {est}{_short(t.output_tokens)} out) · "
+        f"{fmt_cost(t.cost_usd, t.calls, t.unpriced_calls)} · {t.errors:,} failed"
+    )
 
 
 def format_duration(seconds: float) -> str:

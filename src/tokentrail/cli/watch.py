@@ -11,6 +11,7 @@ import typer
 
 from ..analysis import Summary, summary
 from ..analysis.export import select_calls
+from ..analysis.rates import rates
 from ..model import Call
 from ..store import mask_url
 from .app import report_command
@@ -63,7 +64,7 @@ def _frame_source(store: Any, kwargs: dict[str, Any], recent: int) -> Any:
     def frame() -> Any:
         now = datetime.now(timezone.utc)
         window = summary(store=store, now=now, **kwargs)
-        rate = summary(store=store, now=now, since=now - RATE_WINDOW, **filters)
+        rate = rates(RATE_WINDOW.total_seconds(), store=store, now=now, **filters)  # what tt.rates() gives
         latest: list[Call] = []
         if recent:
             _, calls = select_calls(store=store, now=now, limit=recent, **filters)

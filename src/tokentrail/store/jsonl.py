@@ -1044,6 +1044,13 @@ class JsonlStore:
         if key in self._warned:
             return
         self._warned.add(key)
+        if b'"timestamp"' in raw and b'"tokens"' in raw and not raw.startswith(b'{"id"'):  # the earlier tool's
+            if ("llm-telemetry", 0) not in self._warned:
+                self._warned.add(("llm-telemetry", 0))
+                logger.warning("tokentrail: %s:%d looks like an llm-telemetry folder (the earlier tool's records), "
+                               "not tokentrail's; its records are skipped here: run `tokentrail import llm-telemetry "
+                               "%s` to bring them in", path, lineno, self.path)  # fmt: skip
+            return
         self.corrupt_lines += 1
         what = "corrupt" if raw.endswith(b"\n") else "truncated"
         logger.warning("tokentrail: skipped %s line %s:%d (%s)", what, path, lineno, error)

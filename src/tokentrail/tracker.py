@@ -252,6 +252,7 @@ class Tracker:
         self._closed = False
         self._listeners: list[Callable[[Call], None]] = []
         self._guards: list[Callable[[PendingCall], None]] = []
+        self._closers: list[Callable[[float], object]] = []
         self._errors_logged: set[str] = set()
         self.health = Health()
         self._session = SessionStats()
@@ -372,6 +373,7 @@ class Tracker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._run_closers()
         if self._owns_store and self._store is not None:
             self._store.close()
             self._store = None
@@ -391,6 +393,18 @@ class Tracker:
                 self._listeners.remove(listener)
 
         return unsubscribe
+
+    def on_close(self, closer: Callable[[float], object]) -> None:
+        """Call `closer(timeout)` after the last write, before the store closes (at `close()` and at exit):
+        background work that reads the store (budget thresholds, alert rules) finishes there."""
+        self._closers.append(closer)
+
+    def _run_closers(self) -> None:
+        for closer in reversed(list(self._closers)):
+            try:
+                closer(10.0)
+            except Exception as exc:
+                self._internal_error(exc)
 
     def add_guard(self, guard: Callable[[PendingCall], None]) -> Callable[[], None]:
         """Run `guard(pending)` before every instrumented call is sent; returns a function that removes it.
@@ -504,6 +518,7 @@ class Tracker:
         try:
             self.flush(timeout=10)
             self._final_replay()
+            self._run_closers()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
 

@@ -111,6 +111,7 @@ class BudgetEngine:
         self._evaluator = Coalescer("tokentrail-budgets", self._evaluate_dirty)
         self._remove_guard = tracker.add_guard(self.guard)
         self._unsubscribe = tracker.on_call(self._on_call)
+        tracker.on_close(self._finish)
 
     @property
     def tracker(self) -> Tracker:
@@ -303,9 +304,16 @@ class BudgetEngine:
         return self._evaluator.flush(timeout) and alert_manager(self.tracker).flush(timeout)
 
     def close(self) -> None:
-        """Remove the guard and the listener (reservations still held expire)."""
+        """Remove the guard and the listener, and finish the threshold checks under way (reservations still
+        held expire)."""
         self._remove_guard()
         self._unsubscribe()
+        self._evaluator.stop()
+
+    def _finish(self, timeout: float) -> None:
+        # The tracker is closing and has written its last call: the threshold checks those calls started read
+        # the store, so they finish (and their thread ends) before the store is closed under them.
+        self._evaluator.stop(timeout)
 
 
 def _over(spec: BudgetSpec, used_usd: Decimal, est_usd: Decimal, used_tokens: int, est_tokens: int) -> bool:

@@ -73,7 +73,7 @@ MAX_INT = 2**63 - 1
 
 
 def _check_int(name: str, value: Any) -> None:
-    if type(value) is not int or not 0 <= value <= MAX_INT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:  # a TokenCount is an int
         raise _invalid(name, value, f"an integer from 0 to {MAX_INT}")
 
 
@@ -135,6 +135,8 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
         if kind is None:
             raise ValidationError(f"unknown field {name!r}: record() takes {', '.join(sorted(_FIELD_KINDS))}")
         _CHECKS[kind](name, value)
+        if kind == _INT and type(value) is not int:  # a TokenCount (an int subclass) is kept as its number
+            fields[name] = int(value)  # type: ignore[index]  # record()'s own **fields dict
     if fields.keys() & _CONSISTENCY_KEYS:
         check_token_consistency(
             input_tokens,  # type: ignore[arg-type]
@@ -293,6 +295,7 @@ class Tracker:
         """
         if type(model) is not str or type(input_tokens) is not int or type(output_tokens) is not int or fields:
             check_record_fields(model, input_tokens, output_tokens, fields)
+            input_tokens, output_tokens = int(input_tokens), int(output_tokens)  # a TokenCount: its number
         elif (
             not 0 <= input_tokens <= MAX_INT
             or not 0 <= output_tokens <= MAX_INT

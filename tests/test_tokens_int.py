@@ -106,3 +106,9 @@ def test_estimate_tokens_without_a_model_is_labelled_an_estimate() -> None:
 def test_estimate_tokens_names_bad_input(args: tuple[object, ...], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         estimate_tokens(*args)  # type: ignore[arg-type]
+
+
+def test_estimate_tokens_is_at_the_top_level_like_count_tokens() -> None:
+    import tokentrail
+
+    assert tokentrail.estimate_tokens is estimate_tokens and "estimate_tokens" in tokentrail.__all__

@@ -28,10 +28,13 @@ from tokentrail.alerts import (
     EmailChannel,
     ErrorRateRule,
     LatencyRule,
+    LogChannel,
     SlackChannel,
     TokenRateRule,
     WebhookChannel,
     alert_manager,
+    describe_channel,
+    describe_rule,
     load_alerts,
     sample_alert,
 )
@@ -433,6 +436,10 @@ def test_load_alerts_builds_channels_and_rules(tracker: Tracker, http: HttpRecei
     [
         ({"channels": [{"type": "pager"}]}, "type='pager' is not valid"),
         ({"channels": [{"type": "slack", "url_env": "NOT_SET_ANYWHERE"}]}, "NOT_SET_ANYWHERE"),
+        (
+            {"channels": [{"type": "webhook", "url": "https://x.example", "secret_env": "NOT_SET_ANYWHERE"}]},
+            r"channels\]\] #1: secret_env='NOT_SET_ANYWHERE' names an environment variable that is not set",
+        ),
         ({"channels": [{"type": "webhook", "url": "ftp://x"}]}, "url='ftp://x'"),
         ({"channels": [{"type": "email", "host": "h", "from": "nobody", "to": "x@y"}]}, "sender='nobody'"),
         ({"rules": [{"type": "cost_spike", "windw": "1h"}]}, "unknown key 'windw'"),
@@ -444,3 +451,31 @@ def test_load_alerts_builds_channels_and_rules(tracker: Tracker, http: HttpRecei
 def test_load_alerts_errors_name_the_entry_and_value(tracker: Tracker, mapping: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_alerts(mapping, tracker=tracker)
+
+
+def test_rules_and_channels_describe_themselves_in_words_without_secrets() -> None:
+    assert describe_rule(CostSpikeRule(by="agent", window="30m", factor=4, min_cost="2.5")) == (
+        "per agent: spend in the last 30m at least 4x its average per 30m over the previous 7d, and at least $2.50; "
+        "at most one alert per agent every 1h"
+    )
+    assert describe_rule(ErrorRateRule(max_rate=0.25, min_calls=10)) == (
+        "all calls: at least 25% of at least 10 calls failed in the last 15m; at most one alert every 30m"
+    )
+    assert describe_rule(LatencyRule(p95_ms=8000, cooldown="2h")) == (
+        "per model: p95 duration above 8,000 ms over at least 20 calls in the last 15m; "
+        "at most one alert per model every 2h"
+    )
+    assert describe_rule(TokenRateRule(max_tokens_per_minute=50_000, window="90s", by="user")) == (
+        "per user: more than 50,000 tokens a minute (input + output) over the last 90s; "
+        "at most one alert per user every 30m"
+    )
+    slack = SlackChannel("https://hooks.slack.com/services/T0/B0/sEcReTkEy")
+    hook = WebhookChannel("https://ops.example.com:8443/hooks/llm?token=abc", secret="s3cret")
+    described = [describe_channel(c) for c in (slack, hook, LogChannel(), ConsoleChannel())]
+    assert described == [
+        ("slack", "Slack incoming webhook at https://hooks.slack.com/..."),
+        ("webhook", "JSON POST to https://ops.example.com:8443/... (signed with HMAC-SHA256)"),
+        ("log", "the 'tokentrail.alerts' logger (warning, critical for critical alerts)"),
+        ("console", "printed to stderr"),
+    ]
+    assert not any("sEcReT" in text or "token=" in text for _, text in described)

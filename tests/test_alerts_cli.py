@@ -87,7 +87,51 @@ url = "{http.url}/slack"
 def test_alerts_test_without_channels_says_how_to_add_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     configure(tmp_path, monkeypatch, "")
     r = run("alerts", "test")
-    assert r.exit_code == 1 and "[[alerts.channels]]" in r.stderr
+    assert r.exit_code == 1 and "[[alerts.channels]]" in r.stderr and 'type = "slack"' in r.stderr
+    assert "docs/" not in r.stderr and "'tokentrail config'" in r.stderr
+
+
+def test_a_misconfigured_channel_is_reported_and_the_others_still_tested(
+    http: HttpReceiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The secret's variable is not set: that webhook must not go out unsigned, and must not stop the others.
+    configure(
+        tmp_path,
+        monkeypatch,
+        f"""
+[[alerts.channels]]
+type = "webhook"
+url = "{http.url}/hook"
+secret_env = "HOOK_SECRET_NOT_SET"
+name = "signed-hook"
+
+[[alerts.channels]]
+type = "callable"
+target = "no_such_module_here:notify"
+
+[[alerts.channels]]
+type = "slack"
+url = "{http.url}/slack"
+""",
+    )
+    r = run("alerts", "test", "-f", "json")
+    assert r.exit_code == 1
+    results = {x["channel"]: x for x in json.loads(r.stdout)}
+    assert list(results) == ["signed-hook", "callable", "slack"]
+    assert results["signed-hook"]["result"] == (
+        "not sent: [[alerts.channels]] #1: secret_env='HOOK_SECRET_NOT_SET' names an environment variable that is "
+        "not set; set it, or remove secret_env"
+    )
+    assert results["signed-hook"]["seconds"] is None
+    assert results["callable"]["result"].startswith(
+        "not sent: [[alerts.channels]] #2: target='no_such_module_here:notify' cannot be imported"
+    )
+    assert results["slack"]["result"] == "ok"
+    assert [req.path for req in http.requests] == ["/slack"]  # nothing went to the hook, signed or not
+    listed = run("alerts", "list", "-f", "json")
+    assert listed.exit_code == 1
+    assert [(c["name"], c["delivers"].startswith("not usable: ")) for c in json.loads(listed.stdout)["channels"]] == [
+        ("signed-hook", True), ("callable", True), ("slack", False)]  # fmt: skip
 
 
 def test_alerts_list_and_check(http: HttpReceiver, url: str, tmp_path: Path,
@@ -108,8 +152,12 @@ by = "agent"
 """,
     )
     listed = json.loads(run("alerts", "list", "-f", "json").stdout)
-    assert listed["channels"] == [{"name": "webhook", "type": "WebhookChannel"}]
-    assert listed["rules"][0]["name"] == "error_rate"
+    assert listed["channels"] == [{"name": "webhook", "type": "webhook", "delivers": f"JSON POST to {http.url}/... "
+                                   "(unsigned)"}]  # fmt: skip
+    assert listed["rules"] == [{"name": "error_rate", "watches": "per agent: at least 50% of at least 4 calls failed "
+                                "in the last 15m; at most one alert per agent every 30m"}]  # fmt: skip
+    text = run("alerts", "list").stdout
+    assert "per agent: at least 50% of at least 4 calls failed" in text and "Rule(" not in text
     s = open_store(url)
     now = datetime.now(timezone.utc)
     s.write([Call(id=new_call_id(), started_at=now - timedelta(minutes=2), model="gpt-4o", agent="flaky",

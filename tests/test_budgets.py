@@ -174,6 +174,18 @@ def test_status_gives_spent_remaining_projection_and_run_out_date(shared_store: 
     tracker.close()
 
 
+def test_a_limit_far_beyond_the_spend_rate_never_runs_out(mem: Store) -> None:
+    # $1 a week against limits so large that "when it runs out" is past year 9999: no date, and no error.
+    spend(mem, datetime(2026, 11, 10, 9, tzinfo=UTC), "1")
+    tracker = Tracker(mem)
+    now = datetime(2026, 11, 11, tzinfo=UTC)
+    for period in ("month", "7d"):
+        b = budget(f"huge-{period}", limit_usd="1e12", period=period, tz="UTC", tracker=tracker)
+        s = b.status(now=now)
+        assert s.spent_usd == 1 and s.runs_out_at is None and s.to_dict()["runs_out_at"] is None
+    tracker.close()
+
+
 def test_store_level_helpers_list_status_and_remove(mem: Store) -> None:
     spec = BudgetSpec.create("cli", limit_tokens=1000, period="day", tz="UTC")
     from tokentrail.budgets import set_budget

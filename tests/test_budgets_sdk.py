@@ -61,3 +61,31 @@ def test_allowed_sdk_call_holds_then_releases_its_reservation(client: OpenAI, se
     assert engine_for(tracker).flush()
     (status,) = budget_status("all", store=tracker.store)
     assert status.reserved_usd == 0 and status.spent_usd == calls(tracker)[0].cost_usd and status.calls == 1
+
+
+def test_a_finished_call_waiting_to_be_written_is_not_in_flight(server: FakeProvider) -> None:
+    # The writer waits a minute between batches, so a finished call sits in its queue, not yet in the store.
+    tracker = Tracker("memory://", flush_interval=60, display=False)
+    try:
+        engine_for(tracker, refresh_interval=0)
+        budget("cap", limit_usd="0.05", period="day", tz="UTC", enforce=True, tracker=tracker)
+        with OpenAI(api_key="sk-test-secret", base_url=server.url + "/v1", max_retries=0) as raw:
+            client = instrument(raw, tracker=tracker, provider="openai")
+            server.queue(*(Reply.json({**fixture_json("openai_chat.json"), "id": f"chatcmpl-{i}"}) for i in (1, 2)))
+            # Each call is estimated at ~20 prompt tokens + 4,000 output on gpt-4o: ~$0.04005, so two estimates
+            # pass $0.05. The first really cost $0.005615 (2,006 input, 1,920 of them cached, + 300 output).
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4000)
+            first = Decimal("0.000215") + Decimal("0.0024") + Decimal("0.003")
+            client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4000)  # fits: 0.0056 + 0.04
+            assert len(server.requests) == 2
+            # A third does not fit, and the refusal counts both finished calls as spent, none as in flight.
+            with pytest.raises(BudgetRefusedError) as info:
+                client.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4000)
+        assert len(server.requests) == 2
+        err = info.value
+        assert err.spent_usd == 2 * first and err.reserved_usd == 0
+        assert "spent $0.0112 of its $0.05 limit" in str(err) and "in flight" not in str(err)
+        (status,) = budget_status("cap", store=tracker.store)
+        assert status.reserved_usd == 0 and status.calls == 2
+    finally:
+        tracker.close()

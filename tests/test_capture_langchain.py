@@ -203,6 +203,79 @@ def test_llm_output_token_usage_fallback(tracker: Tracker) -> None:
     assert (call.input_tokens, call.output_tokens, call.tokens_estimated) == (12, 2, False)
 
 
+# -- usage only in response_metadata["token_usage"] (ChatNVIDIA and older integrations) -------------------------
+
+NIM_METADATA = {
+    "role": "assistant",
+    "token_usage": {"prompt_tokens": 17, "total_tokens": 20, "completion_tokens": 3},
+    "finish_reason": "stop",
+    "model_name": "meta/llama3-8b-instruct",
+}
+
+
+class MetadataOnlyChatModel(UsageChatModel):
+    """Answers like ChatNVIDIA did: no `usage_metadata`, the counts only in `response_metadata["token_usage"]`."""
+
+    metadata: dict[str, Any] = NIM_METADATA
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "NVIDIA"
+        params["ls_model_name"] = "meta/llama3-8b-instruct"
+        return params
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:  # fmt: skip
+        message = AIMessage(content=self.reply, response_metadata=self.metadata)
+        assert not message.usage_metadata  # only the metadata carries the counts
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None,
+                **kwargs: Any) -> Iterator[ChatGenerationChunk]:  # fmt: skip
+        for word in self.reply.split(" "):
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+            if run_manager:
+                run_manager.on_llm_new_token(word, chunk=chunk)
+            yield chunk
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", response_metadata=self.metadata))
+
+
+def test_usage_only_in_response_metadata_is_read_exactly(tracker: Tracker) -> None:
+    llm = MetadataOnlyChatModel(reply="The capital of France is Paris.")
+    llm.invoke("What is the capital of France?", config={"callbacks": [TokentrailCallback(tracker)]})
+    list(llm.stream("And of Italy?", config={"callbacks": [TokentrailCallback(tracker)]}))
+    invoked, streamed = calls(tracker)
+    for call in (invoked, streamed):
+        assert (call.input_tokens, call.output_tokens, call.tokens_estimated) == (17, 3, False)
+        assert (call.provider, call.model, call.finish_reason) == ("nvidia", "meta/llama3-8b-instruct", "stop")
+    assert (invoked.streamed, streamed.streamed) == (False, True)
+
+
+def test_response_metadata_usage_through_an_llm_result(tracker: Tracker) -> None:
+    import uuid
+
+    from langchain_core.messages import HumanMessage
+    from langchain_core.outputs import LLMResult
+
+    callback = TokentrailCallback(tracker)
+    run_id = uuid.uuid4()
+    callback.on_chat_model_start({}, [[HumanMessage(content="hi")]], run_id=run_id,
+                                 invocation_params={"model": "meta/llama3-8b-instruct"},
+                                 metadata={"ls_provider": "NVIDIA"})  # fmt: skip
+    message = AIMessage(content="Hello!", response_metadata=NIM_METADATA)
+    callback.on_llm_end(LLMResult(generations=[[ChatGeneration(message=message)]], llm_output={}), run_id=run_id)
+    call = one_call(tracker)
+    assert (call.input_tokens, call.output_tokens, call.tokens_estimated, call.provider) == (17, 3, False, "nvidia")
+
+
+def test_usage_in_an_unknown_shape_is_estimated_not_read_as_zero(tracker: Tracker) -> None:
+    odd = {**NIM_METADATA, "token_usage": {"inputTokenCount": 17, "outputTokenCount": 3}}
+    MetadataOnlyChatModel(metadata=odd).invoke("hi", config={"callbacks": [TokentrailCallback(tracker)]})
+    call = one_call(tracker)
+    assert call.tokens_estimated and call.input_tokens > 0 and call.output_tokens > 0
+
+
 # -- ChatOpenAI against the fake OpenAI server ----------------------------------------------------------
 
 

@@ -475,6 +475,9 @@ def test_guard_that_allows_lets_the_call_through(client: OpenAI, server: FakePro
         ("https://api.groq.com/openai/v1", "groq"),
         ("https://api.deepseek.com", "deepseek"),
         ("https://generativelanguage.googleapis.com/v1beta/openai/", "google"),
+        ("https://integrate.api.nvidia.com/v1", "nvidia"),
+        ("https://INTEGRATE.api.nvidia.com/v1/", "nvidia"),
+        ("https://nvidia.example.com/v1", "openai-compatible"),
         ("http://127.0.0.1:8000/v1", "openai-compatible"),
     ],
 )
@@ -490,3 +493,38 @@ def test_provider_from_the_client_base_url(server: FakeProvider, tracker: Tracke
     call = one_call(tracker)
     assert call.provider == "openai-compatible"
     assert call.cost_usd == cost(GPT_4O, uncached=86, cache_read=1920, output=300)  # priced by model name
+
+
+class _ToLoopback(httpx.BaseTransport):
+    """Sends every request to the loopback provider, whatever host the client was given (a transport seam)."""
+
+    def __init__(self, url: str) -> None:
+        self._inner, self._target, self.hosts = httpx.HTTPTransport(), httpx.URL(url), list[str]()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        request.url = request.url.copy_with(scheme="http", host=self._target.host, port=self._target.port)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_client_on_nvidias_host_is_recorded_as_nvidia(server: FakeProvider, tracker: Tracker) -> None:
+    # A chat completion as NVIDIA's OpenAI-compatible API answers it (a NIM model, usage without details).
+    body = {"id": "chat-5f2a9c0e", "object": "chat.completion", "created": 1765000000,
+            "model": "meta/llama-3.1-8b-instruct",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}, "logprobs": None,
+                         "finish_reason": "stop", "stop_reason": None}],
+            "usage": {"prompt_tokens": 17, "total_tokens": 20, "completion_tokens": 3}}  # fmt: skip
+    transport = _ToLoopback(server.url)
+    with OpenAI(api_key="nvapi-test", base_url="https://integrate.api.nvidia.com/v1", max_retries=0,
+                http_client=httpx.Client(transport=transport)) as c:  # fmt: skip
+        instrument_openai(c, tracker=tracker)
+        server.queue(Reply.json(body))
+        c.chat.completions.create(model="meta/llama-3.1-8b-instruct", messages=MESSAGES)
+    assert transport.hosts == ["integrate.api.nvidia.com"] and len(server.requests) == 1
+    call = one_call(tracker)
+    assert (call.provider, call.model, call.response_model) == ("nvidia", "meta/llama-3.1-8b-instruct",
+                                                                "meta/llama-3.1-8b-instruct")  # fmt: skip
+    assert (call.input_tokens, call.output_tokens, call.tokens_estimated) == (17, 3, False)

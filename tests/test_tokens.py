@@ -283,7 +283,9 @@ def test_token_count_behaves_like_an_int() -> None:
     assert count.to_dict() == {"tokens": 4, "exact": True, "method": "tiktoken:o200k_base", "model": "gpt-4o"}
     with pytest.raises(dataclasses.FrozenInstanceError):
         count.tokens = 5  # type: ignore[misc]
-    assert not hasattr(count, "__dict__")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        count.exact = False  # type: ignore[misc]
+    assert (count.exact, count.method, count.model) == (True, "tiktoken:o200k_base", "gpt-4o")
 
 
 def test_hot_path_result_equals_the_public_constructor() -> None:
@@ -291,7 +293,8 @@ def test_hot_path_result_equals_the_public_constructor() -> None:
 
     made = new_count(3, False, "estimate:heuristic-v1", "m")
     assert made == TokenCount(3, False, "estimate:heuristic-v1", "m")
-    assert [getattr(made, f.name) for f in dataclasses.fields(TokenCount)] == [3, False, "estimate:heuristic-v1", "m"]
+    assert made.to_dict() == {"tokens": 3, "exact": False, "method": "estimate:heuristic-v1", "model": "m"}
+    assert type(made) is TokenCount and repr(made) == repr(TokenCount(3, False, "estimate:heuristic-v1", "m"))
 
 
 def test_estimates_say_so() -> None:

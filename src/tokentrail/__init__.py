@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from .display import enable_auto_summary, print_summary
     from .model import Call
     from .pricing import Cost, calculate_cost, set_price
-    from .tokens import TokenCount, count_message_tokens, count_tokens, truncate_to_tokens
+    from .tokens import TokenCount, count_message_tokens, count_tokens, estimate_tokens, truncate_to_tokens
     from .tracker import SessionStats, Tracker, configure, default_tracker
 
 # Imported on first use, so `import tokentrail` stays cheap (the CLI's --help pays for it): the tracker,
@@ -58,6 +58,7 @@ _LAZY = {
     "TokenCount": "tokens",
     "count_message_tokens": "tokens",
     "count_tokens": "tokens",
+    "estimate_tokens": "tokens",
     "truncate_to_tokens": "tokens",
     "SessionStats": "tracker",
     "Tracker": "tracker",
@@ -100,6 +101,7 @@ __all__ = [
     "count_tokens",
     "default_tracker",
     "enable_auto_summary",
+    "estimate_tokens",
     "flush",
     "instrument",
     "instrument_anthropic",

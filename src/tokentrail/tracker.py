@@ -73,7 +73,7 @@ MAX_INT = 2**63 - 1
 
 
 def _check_int(name: str, value: Any) -> None:
-    if type(value) is not int or not 0 <= value <= MAX_INT:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:  # a TokenCount is an int
         raise _invalid(name, value, f"an integer from 0 to {MAX_INT}")
 
 
@@ -135,6 +135,8 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
         if kind is None:
             raise ValidationError(f"unknown field {name!r}: record() takes {', '.join(sorted(_FIELD_KINDS))}")
         _CHECKS[kind](name, value)
+        if kind == _INT and type(value) is not int:  # a TokenCount (an int subclass) is kept as its number
+            fields[name] = int(value)  # type: ignore[index]  # record()'s own **fields dict
     if fields.keys() & _CONSISTENCY_KEYS:
         check_token_consistency(
             input_tokens,  # type: ignore[arg-type]
@@ -252,6 +254,7 @@ class Tracker:
         self._closed = False
         self._listeners: list[Callable[[Call], None]] = []
         self._guards: list[Callable[[PendingCall], None]] = []
+        self._closers: list[Callable[[float], object]] = []
         self._errors_logged: set[str] = set()
         self.health = Health()
         self._session = SessionStats()
@@ -293,6 +296,7 @@ class Tracker:
         """
         if type(model) is not str or type(input_tokens) is not int or type(output_tokens) is not int or fields:
             check_record_fields(model, input_tokens, output_tokens, fields)
+            input_tokens, output_tokens = int(input_tokens), int(output_tokens)  # a TokenCount: its number
         elif (
             not 0 <= input_tokens <= MAX_INT
             or not 0 <= output_tokens <= MAX_INT
@@ -377,6 +381,7 @@ class Tracker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._run_closers()
         if self._owns_store and self._store is not None:
             self._store.close()
             self._store = None
@@ -396,6 +401,18 @@ class Tracker:
                 self._listeners.remove(listener)
 
         return unsubscribe
+
+    def on_close(self, closer: Callable[[float], object]) -> None:
+        """Call `closer(timeout)` after the last write, before the store closes (at `close()` and at exit):
+        background work that reads the store (budget thresholds, alert rules) finishes there."""
+        self._closers.append(closer)
+
+    def _run_closers(self) -> None:
+        for closer in reversed(list(self._closers)):
+            try:
+                closer(10.0)
+            except Exception as exc:
+                self._internal_error(exc)
 
     def add_guard(self, guard: Callable[[PendingCall], None]) -> Callable[[], None]:
         """Run `guard(pending)` before every instrumented call is sent; returns a function that removes it.
@@ -509,6 +526,7 @@ class Tracker:
         try:
             self.flush(timeout=10)
             self._final_replay()
+            self._run_closers()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
 

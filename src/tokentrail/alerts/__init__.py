@@ -32,12 +32,13 @@ from .channels import (
     LogChannel,
     SlackChannel,
     WebhookChannel,
+    describe_channel,
     sign,
 )
 from .config import build_channel, build_rule, load_alerts
 from .manager import AlertManager, alert_manager
 from .model import Alert, sample_alert
-from .rules import CostSpikeRule, ErrorRateRule, LatencyRule, Rule, TokenRateRule, parse_duration
+from .rules import CostSpikeRule, ErrorRateRule, LatencyRule, Rule, TokenRateRule, describe_rule, parse_duration
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -58,6 +59,8 @@ __all__ = [
     "alert_manager",
     "build_channel",
     "build_rule",
+    "describe_channel",
+    "describe_rule",
     "load_alerts",
     "parse_duration",
     "sample_alert",

@@ -16,6 +16,7 @@ import os
 import smtplib
 import ssl
 import sys
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from email.message import EmailMessage
@@ -33,6 +34,7 @@ __all__ = [
     "LogChannel",
     "SlackChannel",
     "WebhookChannel",
+    "describe_channel",
     "sign",
 ]
 
@@ -62,12 +64,33 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def describe_channel(channel: object) -> tuple[str, str]:
+    """A channel's config `type` and where it delivers, in words (`tokentrail alerts list`).
+
+    Secrets stay out: a webhook shows its host only (a Slack webhook's path is its key).
+    """
+    describe = getattr(channel, "describe", None)
+    if callable(describe):
+        return getattr(channel, "kind", type(channel).__name__), str(describe())
+    return "custom", f"{type(channel).__module__}.{type(channel).__qualname__}"
+
+
+def _host(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
+
+
 class LogChannel:
     """Logs each alert on the `tokentrail.alerts` logger (warning for most, critical for critical)."""
+
+    kind = "log"
 
     def __init__(self, logger: str = "tokentrail.alerts", *, name: str = "log") -> None:
         self.name = name
         self._log = logging.getLogger(logger)
+
+    def describe(self) -> str:
+        return f"the {self._log.name!r} logger (warning, critical for critical alerts)"
 
     def send(self, alert: Alert, timeout: float) -> None:
         self._log.log(max(_LEVELS.get(alert.severity, logging.WARNING), logging.WARNING), "%s", alert.text())
@@ -76,9 +99,14 @@ class LogChannel:
 class ConsoleChannel:
     """Prints each alert to a stream (stderr by default)."""
 
+    kind = "console"
+
     def __init__(self, file: IO[str] | None = None, *, name: str = "console") -> None:
         self.name = name
         self._file = file
+
+    def describe(self) -> str:
+        return f"printed to {getattr(self._file, 'name', 'a stream') if self._file else 'stderr'}"
 
     def send(self, alert: Alert, timeout: float) -> None:
         stream = self._file or sys.stderr
@@ -89,9 +117,15 @@ class ConsoleChannel:
 class CallableChannel:
     """Calls `fn(alert)`; anything it raises is treated as a failed delivery (retried, then logged)."""
 
+    kind = "callable"
+
     def __init__(self, fn: Callable[[Alert], Any], *, name: str | None = None) -> None:
         self.name = name or getattr(fn, "__name__", "callable")
         self._fn = fn
+
+    def describe(self) -> str:
+        fn = self._fn
+        return f"calls {getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}(alert)"
 
     def send(self, alert: Alert, timeout: float) -> None:
         self._fn(alert)
@@ -121,6 +155,8 @@ def _check_url(url: object, what: str) -> str:
 class WebhookChannel:
     """POSTs `Alert.to_dict()` as JSON; with a `secret`, signs the body (see `SIGNATURE_HEADER`)."""
 
+    kind = "webhook"
+
     def __init__(
         self, url: str, *, secret: str | None = None, headers: Mapping[str, str] | None = None, name: str = "webhook"
     ) -> None:
@@ -129,6 +165,10 @@ class WebhookChannel:
         self._secret = secret
         self._headers = dict(headers or {})
 
+    def describe(self) -> str:
+        signed = "signed with HMAC-SHA256" if self._secret else "unsigned"
+        return f"JSON POST to {_host(self.url)}/... ({signed})"
+
     def send(self, alert: Alert, timeout: float) -> None:
         _post_json(self.url, alert.to_dict(), self._headers, timeout, self._secret)
 
@@ -136,9 +176,14 @@ class WebhookChannel:
 class SlackChannel:
     """Posts `{"text": ...}` to a Slack incoming-webhook URL."""
 
+    kind = "slack"
+
     def __init__(self, url: str, *, name: str = "slack") -> None:
         self.name = name
         self.url = _check_url(url, "slack")
+
+    def describe(self) -> str:
+        return f"Slack incoming webhook at {_host(self.url)}/..."
 
     def send(self, alert: Alert, timeout: float) -> None:
         emoji = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
@@ -152,6 +197,8 @@ class EmailChannel:
     `TOKENTRAIL_SMTP_PASSWORD`, or the variables named by `user_env`/`password_env`), never from a file.
     With `starttls=True` a server that does not offer STARTTLS is an error: credentials are never sent in clear.
     """
+
+    kind = "email"
 
     def __init__(
         self,
@@ -176,6 +223,10 @@ class EmailChannel:
         self.starttls = starttls
         self._user_env, self._password_env = user_env, password_env
         self._ssl_context = ssl_context
+
+    def describe(self) -> str:
+        tls = "STARTTLS" if self.starttls else "no TLS"
+        return f"email from {self.sender} to {', '.join(self.to)} via {self.host}:{self.port} ({tls})"
 
     def send(self, alert: Alert, timeout: float) -> None:
         msg = EmailMessage()

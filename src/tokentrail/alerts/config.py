@@ -55,29 +55,32 @@ _RULES: dict[str, type] = {
 _DURATIONS = ("window", "baseline", "cooldown")
 
 
-def _secret(table: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None:
+def _secret(table: Mapping[str, Any], key: str, *, required: bool) -> str | None:
     env = table.get(f"{key}_env")
     if env is not None:
+        # Named but unset is a mistake even for an optional secret: a webhook meant to be signed must not go
+        # out unsigned without a word. An empty variable counts as unset.
         value = os.environ.get(str(env)) or None
-        if value is None and required:
-            raise ConfigError(f"{where}: {key}_env={env!r} names an environment variable that is not set")
+        if value is None:
+            raise ConfigError(f"{key}_env={env!r} names an environment variable that is not set; set it, or remove "
+                              f"{key}_env")  # fmt: skip
         return value
     value = table.get(key)
     if value is None and required:
-        raise ConfigError(f"{where}: give {key}= or {key}_env=")
+        raise ConfigError(f"give {key}= or {key}_env=")
     return value if value is None else str(value)
 
 
-def _import(target: object, where: str) -> Callable[..., Any]:
+def _import(target: object) -> Callable[..., Any]:
     if type(target) is not str or ":" not in target:
-        raise ConfigError(f"{where}: target={target!r} is not valid: expected 'package.module:function'")
+        raise ConfigError(f"target={target!r} is not valid: expected 'package.module:function'")
     module, _, attr = target.partition(":")
     try:
         fn = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{where}: target={target!r} cannot be imported: {exc}") from None
+        raise ConfigError(f"target={target!r} cannot be imported: {exc}") from None
     if not callable(fn):
-        raise ConfigError(f"{where}: target={target!r} is not callable")
+        raise ConfigError(f"target={target!r} is not callable")
     return fn  # type: ignore[no-any-return]
 
 
@@ -93,11 +96,11 @@ def build_channel(table: Mapping[str, Any], where: str = "[[alerts.channels]]") 
             return ConsoleChannel(**extra)
         if kind == "webhook":
             headers = table.get("headers") or {}
-            return WebhookChannel(_secret(table, "url", where, required=True) or "",
-                                  secret=_secret(table, "secret", where, required=False), headers=headers,
+            return WebhookChannel(_secret(table, "url", required=True) or "",
+                                  secret=_secret(table, "secret", required=False), headers=headers,
                                   **extra)  # fmt: skip
         if kind == "slack":
-            return SlackChannel(_secret(table, "url", where, required=True) or "", **extra)
+            return SlackChannel(_secret(table, "url", required=True) or "", **extra)
         if kind == "email":
             return EmailChannel(str(table.get("host", "")), sender=table.get("from", table.get("sender", "")),
                                 to=table.get("to", ()), port=int(table.get("port", 587)),
@@ -106,7 +109,7 @@ def build_channel(table: Mapping[str, Any], where: str = "[[alerts.channels]]") 
                                 password_env=str(table.get("password_env", "TOKENTRAIL_SMTP_PASSWORD")),
                                 **extra)  # fmt: skip
         if kind == "callable":
-            return CallableChannel(_import(table.get("target"), where), **extra)
+            return CallableChannel(_import(table.get("target")), **extra)
     except TokentrailError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     except (TypeError, ValueError) as exc:

@@ -79,6 +79,7 @@ class AlertManager:
         self._last_eval = float("-inf")
         self._evaluator = Coalescer("tokentrail-alert-rules", self._evaluate_job)
         self._unsubscribe = tracker.on_call(self._on_call)
+        tracker.on_close(self._finish)
 
     @property
     def store(self) -> Store:
@@ -208,6 +209,16 @@ class AlertManager:
     def close(self) -> None:
         """Stop listening to the tracker (queued alerts are still delivered)."""
         self._unsubscribe()
+
+    def _finish(self, timeout: float) -> None:
+        # The tracker is closing: a rule evaluation under way reads the store (and claims cooldowns in it), so it
+        # finishes before the store is closed. Deliveries do not touch the store: their threads end once the
+        # queued alerts are sent, without holding up the close.
+        self._evaluator.stop(timeout)
+        with self._lock:
+            queues = [q for _, q in self._channels] + ([self._default[1]] if self._default else [])
+        for queue in queues:
+            queue.stop(0)
 
 
 _managers: weakref.WeakKeyDictionary[Tracker, AlertManager] = weakref.WeakKeyDictionary()

@@ -18,7 +18,7 @@ from ..errors import ValidationError
 from ..store.base import Filter, Store, check_dimension
 from .model import Alert
 
-__all__ = ["CostSpikeRule", "ErrorRateRule", "LatencyRule", "Rule", "TokenRateRule", "parse_duration"]
+__all__ = ["CostSpikeRule", "ErrorRateRule", "LatencyRule", "Rule", "TokenRateRule", "describe_rule", "parse_duration"]
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -72,6 +72,34 @@ def _by(by: str | None) -> tuple[str, ...]:
     return () if by is None else (check_dimension(by),)
 
 
+def _span(d: timedelta) -> str:
+    """A duration as it is written in the config file: `90s`, `15m`, `1h`, `7d`."""
+    seconds = d.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _words(by: str | None, what: str, cooldown: timedelta) -> str:
+    """`per agent: <what>; at most one alert per agent every 1h` (or `all calls: ...`)."""
+    scope, each = (f"per {by}", f" per {by}") if by is not None else ("all calls", "")
+    return f"{scope}: {what}; at most one alert{each} every {_span(cooldown)}"
+
+
+def _usd(amount: Decimal) -> str:
+    cents = amount.quantize(Decimal("0.01"))
+    return f"${cents}" if cents == amount else f"${amount.normalize():f}"
+
+
+def describe_rule(rule: object) -> str:
+    """What a rule watches, in words (`tokentrail alerts list`); a custom rule without `describe()` by its name."""
+    describe = getattr(rule, "describe", None)
+    if callable(describe):
+        return str(describe())
+    return f"custom rule {getattr(rule, 'name', type(rule).__name__)!r} ({type(rule).__name__})"
+
+
 def _minutes(d: timedelta) -> str:
     m = d.total_seconds() / 60
     return f"{m / 60:g}h" if m >= 60 else f"{m:g}m"
@@ -92,6 +120,12 @@ class CostSpikeRule:
 
     def __post_init__(self) -> None:
         _coerce(self)
+
+    def describe(self) -> str:
+        w = _span(self.window)
+        what = (f"spend in the last {w} at least {self.factor:g}x its average per {w} over the previous "
+                f"{_span(self.baseline)}, and at least {_usd(self.min_cost)}")  # fmt: skip
+        return _words(self.by, what, self.cooldown)
 
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
@@ -139,6 +173,12 @@ class ErrorRateRule:
     def __post_init__(self) -> None:
         _coerce(self)
 
+    def describe(self) -> str:
+        what = (
+            f"at least {self.max_rate:.0%} of at least {self.min_calls} calls failed in the last {_span(self.window)}"
+        )
+        return _words(self.by, what, self.cooldown)
+
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
         alerts = []
@@ -170,6 +210,11 @@ class LatencyRule:
     def __post_init__(self) -> None:
         _coerce(self)
 
+    def describe(self) -> str:
+        w = _span(self.window)
+        what = f"p95 duration above {self.p95_ms:,.0f} ms over at least {self.min_calls} calls in the last {w}"
+        return _words(self.by, what, self.cooldown)
+
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)
         alerts = []
@@ -200,6 +245,11 @@ class TokenRateRule:
 
     def __post_init__(self) -> None:
         _coerce(self)
+
+    def describe(self) -> str:
+        w = _span(self.window)
+        what = f"more than {self.max_tokens_per_minute:,.0f} tokens a minute (input + output) over the last {w}"
+        return _words(self.by, what, self.cooldown)
 
     def evaluate(self, store: Store, now: datetime) -> list[Alert]:
         by = _by(self.by)

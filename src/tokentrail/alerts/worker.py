@@ -2,7 +2,8 @@
 
 Both start lazily (never at import), are daemons, restart in a forked child, and never let an exception
 escape: failures are logged. `flush(timeout)` waits until everything handed over so far is done, which is
-what tests and the CLI use instead of sleeping.
+what tests and the CLI use instead of sleeping; `stop(timeout)` also ends the thread once that work is done
+(a tracker stops its workers before it closes the store they read).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class _Worker:
         self._name = name
         self._cond = threading.Condition()
         self._busy = False
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
 
@@ -43,7 +45,7 @@ class _Worker:
 
     def _ensure_thread(self) -> None:
         if self._pid != os.getpid():  # forked: the parent's thread does not exist here
-            self._pid, self._thread, self._busy = os.getpid(), None, False
+            self._pid, self._thread, self._busy, self._stopping = os.getpid(), None, False, False
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._thread.start()
@@ -52,6 +54,10 @@ class _Worker:
         while True:
             with self._cond:
                 while not self._has_work():
+                    if self._stopping and self._thread is threading.current_thread():
+                        self._thread, self._stopping = None, False  # the next piece of work starts a new thread
+                        self._cond.notify_all()
+                        return
                     self._cond.wait()
                 work = self._take()
                 self._busy = True
@@ -74,6 +80,22 @@ class _Worker:
                     return False
                 self._cond.wait(left)
         return True
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Finish the work handed over so far, then end the thread; True if it ended within `timeout` seconds.
+
+        Work handed over later starts a new thread, so stopping is never a reason to lose an item.
+        """
+        with self._cond:
+            thread = self._thread
+            if thread is None or self._pid != os.getpid():
+                return True
+            self._stopping = True
+            self._cond.notify_all()
+        if thread is threading.current_thread():  # asked by its own work: it ends once that work is done
+            return False
+        thread.join(timeout)
+        return not thread.is_alive()
 
 
 class Coalescer(_Worker):

@@ -15,7 +15,7 @@ What this concern guarantees:
   call's estimated cost. Concurrent calls from any number of threads and processes cannot jointly pass
   the limit through a race: each allowed call holds a reservation, visible to every process, until it is
   stored. What remains is estimation error — at most one call's excess over its estimate per call in
-  flight, and none for calls that set `max_tokens` (see `engine.py` and docs/budgets.md).
+  flight, and none for calls that set `max_tokens` (`help(tokentrail.budgets.engine)` explains how).
 - **Status is honest**: spend comes from the store; calls in flight are shown apart; the projection
   says which rate it assumes.
 

@@ -37,10 +37,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..errors import BudgetExceededError, UnknownModelError
+from ..errors import UnknownModelError
 from ..project import detect_project
 from ..store.base import Store
 from . import ledger
+from .messages import DEFAULT_OUTPUT_TOKENS, BudgetRefusedError, refusal, threshold_alert
 from .periods import period_window
 from .spec import BudgetSpec
 from .status import BudgetStatus, compute_status, scope_filter
@@ -52,32 +53,12 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_OUTPUT_TOKENS", "BudgetEngine", "BudgetRefusedError", "engine_for"]
 
 log = logging.getLogger("tokentrail.budgets")
-DEFAULT_OUTPUT_TOKENS = 4096
-"""Output tokens assumed for a call that sets no `max_tokens`, when estimating it for a hard stop."""
 Clock = Callable[[], datetime]
 _ATTEMPTS = 6
+_FLUSH_BEFORE_REFUSING = 5.0
+"""Seconds a refusal may wait for this process's finished calls to be written (their real cost replaces their
+reservation)."""
 """Tries when another process reserves at the same moment (backing off 0-10 ms, 0-20 ms, … 0-320 ms)."""
-
-
-class BudgetRefusedError(BudgetExceededError):
-    """A call was refused by an enforced budget; the attributes carry the numbers in the message."""
-
-    def __init__(self, message: str, *, budget: str, period: str, spent_usd: Decimal, reserved_usd: Decimal,
-                 limit_usd: Decimal | None, estimated_usd: Decimal, spent_tokens: int, limit_tokens: int | None,
-                 estimated_tokens: int) -> None:  # fmt: skip
-        super().__init__(message)
-        self.budget = budget
-        self.period = period
-        """The period key, e.g. `month:2026-11`."""
-        self.spent_usd = spent_usd
-        self.reserved_usd = reserved_usd
-        """Estimated cost of other calls in flight."""
-        self.limit_usd = limit_usd
-        self.estimated_usd = estimated_usd
-        """Estimated cost of the refused call."""
-        self.spent_tokens = spent_tokens
-        self.limit_tokens = limit_tokens
-        self.estimated_tokens = estimated_tokens
 
 
 def _utcnow() -> datetime:
@@ -111,6 +92,7 @@ class BudgetEngine:
         self._evaluator = Coalescer("tokentrail-budgets", self._evaluate_dirty)
         self._remove_guard = tracker.add_guard(self.guard)
         self._unsubscribe = tracker.on_call(self._on_call)
+        tracker.on_close(self._finish)
 
     @property
     def tracker(self) -> Tracker:
@@ -172,6 +154,20 @@ class BudgetEngine:
         now = self.clock()
         usd, tokens = self.estimate(pending, now)
         call_id = getattr(pending, "call_id", None)
+        try:
+            self._reserve_all(specs, pending, usd, tokens, call_id, now)
+        except BudgetRefusedError:
+            # Calls of this process that have finished but wait in the writer's queue still hold their
+            # reservation (an upper-bound estimate): write them — outside the lock, which their release takes —
+            # and look again, so a refusal counts them at their real cost and "in flight" means in flight.
+            with self._lock:
+                finished = any(self._held.get(s.name) for s in specs)
+            if not finished or not self.tracker.flush(_FLUSH_BEFORE_REFUSING):
+                raise
+            self._reserve_all(specs, pending, usd, tokens, call_id, now)
+
+    def _reserve_all(self, specs: list[BudgetSpec], pending: PendingCall, usd: Decimal, tokens: int,
+                     call_id: str | None, now: datetime) -> None:  # fmt: skip
         with self._lock:
             taken: list[ledger.Reservation] = []
             try:
@@ -206,7 +202,7 @@ class BudgetEngine:
             ledger.delete_reservation(store, r)  # raced with another process: withdraw, back off, look again
             held_usd, held_tokens = all_usd - usd, all_tokens - tokens
             time.sleep(random.uniform(0.0, 0.01) * 2**attempt)
-        raise _refusal(spec, window.key, pending, spent_usd, held_usd, usd, spent_tokens, held_tokens, tokens)
+        raise refusal(spec, window.key, pending, spent_usd, held_usd, usd, spent_tokens, held_tokens, tokens)
 
     def _spent(self, spec: BudgetSpec, since: datetime | None, until: datetime | None,
                session: str | None) -> tuple[Decimal, int]:  # fmt: skip
@@ -290,7 +286,7 @@ class BudgetEngine:
                     if status.fraction < t:
                         ledger.unmark_fired(self.store, name, status.period_key, t)
             for t in new:
-                alert_manager(self.tracker).emit(_threshold_alert(status, t, now))
+                alert_manager(self.tracker).emit(threshold_alert(status, t, now))
             if new:
                 fired.append(status)
         return fired
@@ -303,9 +299,16 @@ class BudgetEngine:
         return self._evaluator.flush(timeout) and alert_manager(self.tracker).flush(timeout)
 
     def close(self) -> None:
-        """Remove the guard and the listener (reservations still held expire)."""
+        """Remove the guard and the listener, and finish the threshold checks under way (reservations still
+        held expire)."""
         self._remove_guard()
         self._unsubscribe()
+        self._evaluator.stop()
+
+    def _finish(self, timeout: float) -> None:
+        # The tracker is closing and has written its last call: the threshold checks those calls started read
+        # the store, so they finish (and their thread ends) before the store is closed under them.
+        self._evaluator.stop(timeout)
 
 
 def _over(spec: BudgetSpec, used_usd: Decimal, est_usd: Decimal, used_tokens: int, est_tokens: int) -> bool:
@@ -313,55 +316,6 @@ def _over(spec: BudgetSpec, used_usd: Decimal, est_usd: Decimal, used_tokens: in
         return True
     return spec.limit_tokens is not None and (
         used_tokens >= spec.limit_tokens or used_tokens + est_tokens > spec.limit_tokens
-    )
-
-
-def _money(d: Decimal | None) -> str:
-    from ..display import format_money
-
-    return format_money(d)
-
-
-def _refusal(spec: BudgetSpec, period: str, pending: PendingCall, spent_usd: Decimal, held_usd: Decimal, usd: Decimal,
-             spent_tokens: int, held_tokens: int, tokens: int) -> BudgetRefusedError:  # fmt: skip
-    if spec.limit_usd is not None and (
-        spent_usd + held_usd + usd > spec.limit_usd or spent_usd + held_usd >= spec.limit_usd
-    ):
-        numbers = (f"spent {_money(spent_usd)} + {_money(held_usd)} in flight of its {_money(spec.limit_usd)} limit; "
-                   f"this call's estimated cost is {_money(usd)}")  # fmt: skip
-    else:
-        numbers = (f"used {spent_tokens:,} + {held_tokens:,} in flight of its {spec.limit_tokens:,} token limit; "
-                   f"this call may use {tokens:,} tokens")  # fmt: skip
-    out = pending.max_output_tokens
-    message = (
-        f"budget {spec.name!r} ({spec.scope_text}, {period}) refused a call to {pending.model!r} before it was sent: "
-        f"{numbers} ({pending.input_tokens:,} input + "
-        f"{f'{out:,}' if out is not None else f'{DEFAULT_OUTPUT_TOKENS:,} assumed'} output tokens). "
-        f"Raise the limit with 'tokentrail budget set {spec.name} ...' or wait for the next period."
-    )
-    return BudgetRefusedError(message, budget=spec.name, period=period, spent_usd=spent_usd, reserved_usd=held_usd,
-                              limit_usd=spec.limit_usd, estimated_usd=usd, spent_tokens=spent_tokens,
-                              limit_tokens=spec.limit_tokens, estimated_tokens=tokens)  # fmt: skip
-
-
-def _threshold_alert(status: BudgetStatus, threshold: float, now: datetime) -> Any:
-    from ..alerts.model import Alert
-
-    spec = status.spec
-    if spec.limit_usd is not None:
-        amount = f"{_money(status.spent_usd)} of {_money(spec.limit_usd)}"
-    else:
-        amount = f"{status.spent_tokens:,} of {spec.limit_tokens:,} tokens"
-    where = f" for session {status.session}" if status.session else ""
-    proj = f"; projected {_money(status.projected_usd)} by period end" if status.projected_usd is not None else ""
-    return Alert(
-        rule=f"budget:{spec.name}",
-        key=f"{status.period_key}|{threshold:.0%}",
-        title=f"Budget {spec.name!r} reached {threshold:.0%}{where} ({amount}, {spec.period}, {spec.scope_text})",
-        message=f"Spent {status.percent}% of the limit in {status.period_key}{proj}.",
-        severity="critical" if threshold >= 1 else "warning",
-        at=now,
-        data={**status.to_dict(), "threshold": threshold},
     )
 
 

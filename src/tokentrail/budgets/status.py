@@ -125,8 +125,13 @@ def _runs_out(
         return now
     if rate <= 0:
         return None
-    at = now + timedelta(seconds=float((limit - spent) / rate))
-    return at if end is None or at < end else None
+    seconds = float((limit - spent) / rate)
+    if end is not None and seconds >= (end - now).total_seconds():
+        return None
+    try:
+        return now + timedelta(seconds=seconds)
+    except OverflowError:  # past year 9999 at this rate: it does not run out
+        return None
 
 
 def compute_status(spec: BudgetSpec, store: Store, now: datetime, session: str | None = None) -> BudgetStatus:

@@ -5,7 +5,7 @@ which call `create` underneath. A Chat Completions stream that did not ask for u
 `stream_options={"include_usage": True}` so the provider's own count is recorded; the extra usage-only
 chunk is kept from the caller, who sees exactly the chunks they asked for. The provider is read from
 the client's base URL (api.openai.com → `openai`, *.openai.azure.com → `azure`, openrouter.ai →
-`openrouter`, port 11434 → `ollama`, unknown hosts → `openai-compatible`).
+`openrouter`, integrate.api.nvidia.com → `nvidia`, port 11434 → `ollama`, unknown hosts → `openai-compatible`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ _HOSTS = {
     "api.moonshot.ai": "moonshotai",
     "generativelanguage.googleapis.com": "google",
     "api.anthropic.com": "anthropic",
+    "api.nvidia.com": "nvidia",  # NVIDIA NIM's hosted API: integrate.api.nvidia.com/v1
 }
 _AZURE = (".openai.azure.com", ".azure-api.net", ".cognitiveservices.azure.com", ".services.ai.azure.com")
 _provider_cache: dict[str, str] = {}

@@ -1,18 +1,20 @@
 """`tokentrail alerts test|list|check`: the channels and rules of the config file's `[alerts]` table.
 
-`test` sends a sample alert through every channel at once (a dead channel delays no other) and says which
-delivered; `check` runs the rules against the store now and sends what fires (cooldowns apply).
+`test` sends a sample alert through every channel at once (a dead channel delays no other; a misconfigured
+one is reported and the others are still tested) and says which delivered; `list` says in words what each
+channel and rule does; `check` runs the rules against the store now and sends what fires (cooldowns apply).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
-from ..alerts import Alert, Channel, build_channel, build_rule, sample_alert
+from ..alerts import Alert, Channel, build_channel, build_rule, describe_channel, describe_rule, sample_alert
 from ..errors import ConfigError
 from .app import OutputFormat
 from .budgets import config_tables
@@ -24,14 +26,32 @@ StoreOpt = Annotated[str | None, typer.Option("--store", metavar="URL", show_def
                                               help="Store URL (default: TOKENTRAIL_STORE, the config file, or the "
                                               "SQLite store).")]  # fmt: skip
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")]
-_NO_CHANNELS = "no alert channels: add [[alerts.channels]] tables to tokentrail.toml (see docs/budgets.md)"
+_NO_CHANNELS = ('no alert channels: add a [[alerts.channels]] table to tokentrail.toml, e.g. type = "slack" and '
+                'url_env = "SLACK_WEBHOOK_URL" (types: log, console, webhook, slack, email, callable; '
+                "'tokentrail config' shows which file is read)")  # fmt: skip
 
 
-def _channels() -> list[Channel]:
+class _Broken:
+    """A `[[alerts.channels]]` entry that could not be built: reported, never sent to."""
+
+    def __init__(self, name: str, kind: str, error: ConfigError) -> None:
+        self.name, self.kind, self.error = name, kind, error
+
+
+def _channels() -> list[Channel | _Broken]:
+    """Every configured channel; an entry with a mistake becomes a `_Broken` so the others still work."""
     tables = config_tables("alerts").get("channels", [])
     if not isinstance(tables, list):
         raise ConfigError("[alerts] channels must be an array of tables: [[alerts.channels]]")
-    return [build_channel(t, f"[[alerts.channels]] #{i + 1}") for i, t in enumerate(tables)]
+    out: list[Channel | _Broken] = []
+    for i, t in enumerate(tables):
+        try:
+            out.append(build_channel(t, f"[[alerts.channels]] #{i + 1}"))
+        except ConfigError as exc:
+            entry: Mapping[str, Any] = t if isinstance(t, Mapping) else {}
+            kind = str(entry.get("type", "?"))
+            out.append(_Broken(str(entry.get("name") or kind), kind, exc))
+    return out
 
 
 def send_all(channels: list[Channel], alert: Alert, timeout: float) -> list[tuple[str, str, float]]:
@@ -66,46 +86,60 @@ def register(app: typer.Typer) -> None:
         timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", help="Per channel.")] = 10.0,
         fmt: FormatOpt = OutputFormat.table,
     ) -> None:
-        channels = _channels()
-        if not channels:
+        configured = _channels()
+        if not configured:
             raise ConfigError(_NO_CHANNELS)
-        results = send_all(channels, sample_alert(), timeout)
-        rows = [[name, outcome, f"{secs:.2f} s"] for name, outcome, secs in results]
+        working = [c for c in configured if not isinstance(c, _Broken)]
+        sent = iter(send_all(working, sample_alert(), timeout))
+        results: list[tuple[str, str, float | None]] = [
+            (c.name, f"not sent: {c.error}", None) if isinstance(c, _Broken) else next(sent) for c in configured
+        ]
+        rows = [[name, outcome, "-" if secs is None else f"{secs:.2f} s"] for name, outcome, secs in results]
 
         def text(color: bool) -> str:
             styled = [[n, paint(o, "green" if o == "ok" else "red", color), s] for n, o, s in rows]
             return table([Column("channel"), Column("result"), Column("time", True)], styled, color=color,
                          title="alerts test")  # fmt: skip
 
-        emit(fmt.value, data=lambda: [{"channel": n, "result": o, "seconds": round(s, 3)} for n, o, s in results],
-             csv_rows=lambda: (["channel", "result", "seconds"], [[n, o, round(s, 3)] for n, o, s in results]),
+        def seconds(s: float | None) -> float | None:
+            return None if s is None else round(s, 3)
+
+        emit(fmt.value, data=lambda: [{"channel": n, "result": o, "seconds": seconds(s)} for n, o, s in results],
+             csv_rows=lambda: (["channel", "result", "seconds"], [[n, o, seconds(s)] for n, o, s in results]),
              text=text)  # fmt: skip
         if any(o != "ok" for _, o, _ in results):
             raise typer.Exit(1)
 
     @group.command("list", help="The configured channels and rules.")
     def list_(fmt: FormatOpt = OutputFormat.table) -> None:
-        channels = _channels()
+        configured = _channels()
         rules = [
             build_rule(t, f"[[alerts.rules]] #{i + 1}") for i, t in enumerate(config_tables("alerts").get("rules", []))
         ]
-        data = {"channels": [{"name": c.name, "type": type(c).__name__} for c in channels],
-                "rules": [{"name": r.name, "rule": repr(r)} for r in rules]}  # fmt: skip
+        channels = []
+        for c in configured:
+            kind, where = (c.kind, f"not usable: {c.error}") if isinstance(c, _Broken) else describe_channel(c)
+            channels.append({"name": c.name, "type": kind, "delivers": where})
+        data = {"channels": channels,
+                "rules": [{"name": r.name, "watches": describe_rule(r)} for r in rules]}  # fmt: skip
 
         def text(color: bool) -> str:
-            if not channels and not rules:
+            if not configured and not rules:
                 return _NO_CHANNELS
-            channel_rows = [[c["name"], c["type"]] for c in data["channels"]]
-            out = [table([Column("channel"), Column("type")], channel_rows, color=color, title="channels")
-                   if channels else "no channels: alerts go to the log"]  # fmt: skip
-            out.append(table([Column("rule"), Column("settings")], [[r.name, repr(r)] for r in rules], color=color,
-                             title="rules") if rules else "no rules")  # fmt: skip
+            rows = [[c["name"], c["type"], c["delivers"]] for c in channels]
+            out = [table([Column("channel"), Column("type"), Column("delivers")], rows, color=color, title="channels")
+                   if channels else "no channels: alerts go to the 'tokentrail.alerts' logger"]  # fmt: skip
+            out.append(table([Column("rule"), Column("watches")], [[r["name"], r["watches"]] for r in data["rules"]],
+                             color=color, title="rules") if rules else "no rules")  # fmt: skip
             return "\n\n".join(out)
 
         emit(fmt.value, data=lambda: data,
-             csv_rows=lambda: (["kind", "name", "detail"], [["channel", c["name"], c["type"]] for c in data["channels"]]
-                               + [["rule", r["name"], r["rule"]] for r in data["rules"]]),
+             csv_rows=lambda: (["kind", "name", "type", "detail"],
+                               [["channel", c["name"], c["type"], c["delivers"]] for c in channels]
+                               + [["rule", r["name"], r["name"], r["watches"]] for r in data["rules"]]),
              text=text)  # fmt: skip
+        if any(isinstance(c, _Broken) for c in configured):
+            raise typer.Exit(1)
 
     @group.command("check", help="Run the configured rules against the store now and send what fires.")
     def check(store: StoreOpt = None, fmt: FormatOpt = OutputFormat.table) -> None:

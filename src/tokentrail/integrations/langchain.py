@@ -5,7 +5,8 @@ from tokentrail.integrations.langchain import TokentrailCallback
 llm.invoke("hi", config={"callbacks": [TokentrailCallback()]})
 ```
 
-Tokens come from what the provider reported — `AIMessage.usage_metadata`, else `llm_output["token_usage"]`
+Tokens come from what the provider reported — `AIMessage.usage_metadata`, else `llm_output["token_usage"]`,
+else the message's `response_metadata["token_usage"]` (NVIDIA's and older integrations report it only there)
 — never from a recount (an estimate, marked `tokens_estimated=True`, only when the model reported
 nothing). LangChain's run tree becomes tokentrail's workflow tree: `run_id` → `span_id`,
 `parent_run_id` → `parent_span_id`, one `trace_id` per root run (or the enclosing `tokentrail.context`
@@ -40,6 +41,7 @@ _PROVIDERS = {
     "bedrock": "aws",
     "bedrock_converse": "aws",
     "azure_openai": "azure",
+    "NVIDIA": "nvidia",  # ChatNVIDIA (langchain-nvidia-ai-endpoints)
 }
 
 
@@ -260,7 +262,7 @@ class TokentrailCallback(BaseCallbackHandler):
         info = getattr(first, "generation_info", None) or {}
         fields: dict[str, Any] = {}
 
-        usage = self._usage(getattr(message, "usage_metadata", None), llm_output, run)
+        usage = self._usage(getattr(message, "usage_metadata", None), (llm_output, metadata), run)
         text = self._text(generations)
         if usage is None:
             fields["tokens_estimated"] = True
@@ -289,17 +291,22 @@ class TokentrailCallback(BaseCallbackHandler):
         return fields
 
     @staticmethod
-    def _usage(usage_metadata: Any, llm_output: Mapping[str, Any], run: _Run) -> Usage | None:
+    def _usage(usage_metadata: Any, sources: Sequence[Mapping[str, Any]], run: _Run) -> Usage | None:
+        """The provider's counts: `usage_metadata`, else the first `token_usage`/`usage` of `llm_output` and
+        then `response_metadata` in a shape that is known (an unknown shape is not read as zero tokens)."""
         if usage_metadata:
             return from_langchain(usage_metadata)
-        token_usage = llm_output.get("token_usage") or llm_output.get("usage")
-        if not token_usage:
-            return None
-        if _get(token_usage, "prompt_tokens") is not None or _get(token_usage, "completion_tokens") is not None:
-            return from_openai_chat(token_usage)
-        if _get(token_usage, "cache_read_input_tokens") is not None or run.provider == "anthropic":
-            return from_anthropic(token_usage)
-        return from_langchain(token_usage)
+        for source in sources:
+            token_usage = source.get("token_usage") or source.get("usage")
+            if not token_usage:
+                continue
+            if _get(token_usage, "prompt_tokens") is not None or _get(token_usage, "completion_tokens") is not None:
+                return from_openai_chat(token_usage)
+            if _get(token_usage, "cache_read_input_tokens") is not None or run.provider == "anthropic":
+                return from_anthropic(token_usage)
+            if _get(token_usage, "input_tokens") is not None or _get(token_usage, "output_tokens") is not None:
+                return from_langchain(token_usage)
+        return None
 
     @staticmethod
     def _text(generations: Sequence[Sequence[Any]]) -> str | None:

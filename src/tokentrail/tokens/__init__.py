@@ -9,21 +9,26 @@ never special and never an error. Chat messages follow OpenAI's published per-me
 
 For other models (Claude, Gemini, Llama, Mistral, ...) whose tokenizers are not available offline, counts are
 estimates from a cheap heuristic and say so: ``TokenCount.exact`` is False and ``method`` names the heuristic.
-The measured error of the estimate is in ``docs/tokens.md``.
+``estimate_tokens(text)`` gives that estimate when no model is known at all. On held-out text the estimate is
+within about 5% of OpenAI's tokenizers for English prose, code and JSON, and up to about ±50% off for other
+languages and CJK.
 
-Every count is a ``TokenCount``; ``int(count)`` is the number. Bad input raises ``tokentrail.errors.ValidationError``
-naming the field and the value.
+Every count is a ``TokenCount``, which is an ``int``: pass it wherever a count goes
+(``calculate_cost("gpt-4", count_tokens(text, "gpt-4"), 500)``), add it, format it; ``exact``, ``method`` and
+``model`` say how it was counted. Bad input raises ``tokentrail.errors.ValidationError`` naming the field and
+the value.
 
 ```python
 from tokentrail.tokens import count_tokens, count_message_tokens
 count_tokens("Hello, world!", "gpt-4o")        # TokenCount(tokens=4, exact=True, method='tiktoken:o200k_base', ...)
 count_tokens("Hello, world!", "claude-sonnet-4-5")  # exact=False, method='estimate:heuristic-v1'
+estimate_tokens("Hello, world!")               # exact=False, model=None
 ```
 """
 
 from __future__ import annotations
 
-from ._count import count_tokens, truncate_to_tokens
+from ._count import count_tokens, estimate_tokens, truncate_to_tokens
 from ._loader import ENCODING_NAMES, EncodingFileError, get_encoding
 from ._messages import count_message_tokens
 from ._models import encoding_for_model
@@ -36,6 +41,7 @@ __all__ = [
     "count_message_tokens",
     "count_tokens",
     "encoding_for_model",
+    "estimate_tokens",
     "get_encoding",
     "truncate_to_tokens",
 ]

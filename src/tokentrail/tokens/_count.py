@@ -7,12 +7,12 @@ from collections.abc import Callable
 from tokentrail.errors import ValidationError
 
 from ._errors import short_repr
-from ._estimate import estimate_tokens, truncate_estimate
+from ._estimate import heuristic_tokens, truncate_estimate
 from ._loader import get_encoding
-from ._models import resolve
+from ._models import ESTIMATE_METHOD, resolve
 from ._types import TokenCount, new_count
 
-__all__ = ["count_tokens", "truncate_to_tokens"]
+__all__ = ["count_tokens", "estimate_tokens", "truncate_to_tokens"]
 
 # The hot path: model ID -> (the encoding's encode_ordinary, method), for OpenAI models already counted once.
 _exact: dict[str, tuple[Callable[[str], list[int]], str]] = {}
@@ -47,12 +47,39 @@ def count_tokens(text: str, model: str) -> TokenCount:
         return new_count(len(hit[0](text)), True, hit[1], model)
     how = resolve(model)
     if how.encoding is None:
-        return new_count(estimate_tokens(text), False, how.method, model)
+        return new_count(heuristic_tokens(text), False, how.method, model)
     encode = get_encoding(how.encoding).encode_ordinary
     if len(_exact) >= _EXACT_MAX:
         _exact.clear()
     _exact[model] = (encode, how.method)
     return new_count(len(encode(text)), True, how.method, model)
+
+
+def estimate_tokens(text: str, model: str | None = None) -> TokenCount:
+    """Estimate the tokens in ``text`` when no model (or no tokenizer for it) is known, labelled as an estimate.
+
+    Always the heuristic (``exact=False``, ``method="estimate:heuristic-v1"``), whatever ``model`` is: it is
+    only recorded on the result. For an exact count where one is possible, use ``count_tokens(text, model)``.
+
+    Args:
+        text: the text to estimate.
+        model: the model ID the text is meant for, if any; kept on the result as ``model``.
+
+    Returns:
+        A ``TokenCount`` with ``exact=False``; it is an ``int``.
+
+    Raises:
+        ValidationError: ``text`` is not a string, or ``model`` is neither None nor a non-empty string.
+
+    Example:
+        >>> estimate_tokens("The quick brown fox jumps over the lazy dog.")
+        TokenCount(tokens=10, exact=False, method='estimate:heuristic-v1', model=None)
+    """
+    if not isinstance(text, str):
+        raise ValidationError(f"text must be a str, got {short_repr(text)} ({type(text).__name__})")
+    if model is not None and (not isinstance(model, str) or not model.strip()):
+        raise ValidationError(f"model must be None or a model ID such as 'gpt-4o', got {short_repr(model)}")
+    return new_count(heuristic_tokens(text), False, ESTIMATE_METHOD, model)
 
 
 def truncate_to_tokens(text: str, max_tokens: int, model: str) -> str:

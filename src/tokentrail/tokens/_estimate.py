@@ -12,16 +12,17 @@ piece is charged a cost:
 - a punctuation run: 1 token up to 3 characters, then 0.5 per character;
 - a whitespace run (newlines, indentation): 1 token.
 
-The costs come from the per-piece token rates of o200k_base and cl100k_base on the corpus in
-``bench/bench_tokens.py``; where those two tokenizers disagree (CJK, non-English words) the rate sits between
-them. ``docs/tokens.md`` has the measured error.
+The costs come from the per-piece token rates of o200k_base and cl100k_base on an English, code, multilingual and
+CJK corpus; where those two tokenizers disagree (CJK, non-English words) the rate sits between them. Measured on
+held-out text: English prose, code, markdown and JSON within about 5% of both in total (12% on a single sample);
+other languages and CJK off by up to about ±50%.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["estimate_tokens", "truncate_estimate"]
+__all__ = ["heuristic_tokens", "truncate_estimate"]
 
 _CJK = (
     "\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f"
@@ -66,7 +67,7 @@ def _round(cost: float) -> int:
     return int(cost + 0.5)
 
 
-def estimate_tokens(text: str) -> int:
+def heuristic_tokens(text: str) -> int:
     """Estimated token count of ``text`` (heuristic-v1); 0 for ``""``, at least 1 otherwise."""
     total = 0.0
     for m in _PIECES.finditer(text):
@@ -94,7 +95,7 @@ def truncate_estimate(text: str, max_tokens: int) -> str:
         total += cost
     prefix = text[:end]
     # Split on its own, the prefix can end in a different piece than it did inside the text; step back if needed.
-    while estimate_tokens(prefix) > max_tokens:
+    while heuristic_tokens(prefix) > max_tokens:
         starts = [m.start() for m in _PIECES.finditer(prefix)]
         prefix = prefix[: starts[-1]]
     return prefix

@@ -25,7 +25,7 @@ from typing import Any
 from tokentrail.errors import ValidationError
 
 from ._errors import short_repr
-from ._estimate import estimate_tokens
+from ._estimate import heuristic_tokens
 from ._loader import get_encoding
 from ._models import Resolution, resolve
 from ._types import TokenCount
@@ -63,7 +63,7 @@ def count_message_tokens(messages: Sequence[Mapping[str, Any]], model: str) -> T
     if not isinstance(messages, (list, tuple)):
         raise ValidationError(f"messages must be a list of dicts, got {short_repr(messages)}")
     how = resolve(model)
-    count = estimate_tokens if how.encoding is None else _exact_counter(how.encoding)
+    count = heuristic_tokens if how.encoding is None else _exact_counter(how.encoding)
     total, exact = _REPLY_PRIMING, how.encoding is not None
     for i, message in enumerate(messages):
         tokens, complete = _count_message(message, f"messages[{i}]", count, how)

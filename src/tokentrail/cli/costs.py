@@ -70,8 +70,9 @@ def run(opts: ReportOptions, dims: Sequence[str], daily: bool = False, default_p
 
 def _text(result: Breakdown, color: bool) -> str:
     w = result.window
-    cols = ([Column("day")] if result.bucket else []) + [Column(d) for d in result.by]
-    cols += [Column("calls", True), Column("tokens", True), Column("cost", True, "green"), Column("share", True)]
+    cols = ([Column("day")] if result.bucket else []) + [Column(d, shrink=8) for d in result.by]
+    cols += [Column("calls", True, drop=1), Column("tokens", True, drop=3), Column("cost", True, "green"),
+             Column("share", True, drop=2)]  # fmt: skip
     body = []
     for r in result.rows:
         t = r.totals

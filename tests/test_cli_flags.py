@@ -161,6 +161,7 @@ def test_anomalies_take_period_since_and_until(url: str) -> None:
         (["costs", "--since", "2026-11-20", "--until", "2026-11-01"], "--until '2026-11-01' is before --since"),
         (["anomalies", "--factor", "0.5"], "--factor 0.5 is not valid"),
         (["forecast", "--what-if", "double"], "--what-if 'double' is not valid"),
+        (["forecast", "--what-if", "move:modle=a->b"], "--what-if move: 'modle' is not a dimension. Did you mean"),
         (["budget", "set", "b", "--limit-usd", "-5"], "--limit-usd '-5' is not valid"),
         (["stats", "week", "--period", "month"], "PERIOD 'week' and --period 'month' disagree"),
         (["costs", "--by", "modle"], "--by 'modle' is not a dimension. Did you mean 'model'?"),

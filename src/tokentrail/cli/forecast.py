@@ -3,6 +3,7 @@ and who drove them): thin views over `tokentrail.analysis.forecast` and `tokentr
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -124,6 +125,9 @@ def register(app: typer.Typer) -> None:
         elif opts.days is not None and horizon is None:
             note(_DAYS_NOTE.format(days=opts.days))
         dims = check_by([by]) if by else [None]
+        moved = re.match(r"\s*move:([^=]+)=", what_if or "")
+        if moved:
+            check_by([moved[1].strip()], flag="--what-if move:")
         with opts.report() as (store, kwargs):
             history_days, as_of = forecast_history(opts, kwargs["tz"], store)
             result = forecast(by=dims[0], days=horizon or 30, history_days=history_days, what_if=what_if,

@@ -181,11 +181,11 @@ def fit_widths(columns: Sequence[Column], natural: Sequence[int], width: int | N
     return widths
 
 
-def abbreviate(text: str, width: int) -> str:
-    """`text` cut to `width` characters, the last one an ellipsis when anything was cut."""
+def abbreviate(text: str, width: int, ellipsis: str | None = None) -> str:
+    """`text` cut to `width` characters, the last one `ellipsis` (`…`, or `.` if stdout cannot show it) when cut."""
     if len(text) <= width:
         return text
-    return text[: max(width - 1, 0)] + ("…" if _utf8() else ".")
+    return text[: max(width - 1, 0)] + (ellipsis or ("…" if _utf8() else "."))
 
 
 def table(

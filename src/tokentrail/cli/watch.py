@@ -111,17 +111,18 @@ class _Frame:
         self.window, self.rate, self.latest, self.store_url, self.now = window, rate, latest, store_url, now
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        yield _panel(self.window, self.rate, self.latest, self.store_url, self.now, options.max_width)
+        dots = "…" if (console.encoding or "").lower().startswith("utf") else "."
+        yield _panel(self.window, self.rate, self.latest, self.store_url, self.now, options.max_width, dots)
 
 
-def _grid(columns: list[Column], rows: list[list[Any]], inner: int, *, header: bool = True) -> Any:
+def _grid(columns: list[Column], rows: list[list[Any]], inner: int, dots: str) -> Any:
     """A borderless Rich table whose columns are fitted to `inner` by `fit_widths` (cells pre-abbreviated)."""
     from rich.table import Table
     from rich.text import Text
 
     natural = [max([len(c.header)] + [len(_plain(r[i])) for r in rows]) for i, c in enumerate(columns)]
     widths = fit_widths(columns, natural, inner)
-    out = Table(box=None, show_header=header, header_style="bold", pad_edge=False, expand=False)
+    out = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=False)
     shown = [i for i, w in enumerate(widths) if w is not None]
     for i in shown:
         c = columns[i]
@@ -132,11 +133,11 @@ def _grid(columns: list[Column], rows: list[list[Any]], inner: int, *, header: b
             cell = r[i]
             w = widths[i] or 0
             if isinstance(cell, Text):
-                cell = Text(abbreviate(cell.plain, w), style=cell.style)
+                cell = Text(abbreviate(cell.plain, w, dots), style=cell.style)
             elif isinstance(cell, _Bar):
                 cell = cell.render(w)
             else:
-                cell = abbreviate(cell, w)
+                cell = abbreviate(cell, w, dots)
             cells.append(cell)
         out.add_row(*cells)
     return out
@@ -161,7 +162,9 @@ def _plain(cell: Any) -> str:
     return "x" * len(cell) if isinstance(cell, _Bar) else getattr(cell, "plain", cell)
 
 
-def _panel(window: Summary, rate: Summary, latest: list[Call], store_url: str, now: datetime, width: int) -> Any:
+def _panel(
+    window: Summary, rate: Summary, latest: list[Call], store_url: str, now: datetime, width: int, dots: str
+) -> Any:
     from rich.console import Group
     from rich.panel import Panel
     from rich.text import Text
@@ -185,7 +188,7 @@ def _panel(window: Summary, rate: Summary, latest: list[Call], store_url: str, n
                  _Bar(float(m.totals.cost_usd / top) if m.totals.cost_usd else 0.0, m.totals.calls > 0),
                  f"{m.totals.calls:,}"] for m in window.by_model[:8]]  # fmt: skip
         cols = [Column("model", shrink=8), Column("cost", True), Column("", shrink=5), Column("calls", True, drop=1)]
-        parts.append(_grid(cols, rows, inner))
+        parts.append(_grid(cols, rows, inner, dots))
     else:
         parts.append(Text("no calls yet", style="dim"))
     if latest:
@@ -197,7 +200,7 @@ def _panel(window: Summary, rate: Summary, latest: list[Call], store_url: str, n
                  fmt_ms(c.duration_ms),
                  Text("ok", style="green") if c.success else Text(f"error: {c.error_type or 'failed'}", style="red")]
                 for c in latest]  # fmt: skip
-        parts += [Text(""), _grid(cols, rows, inner)]
+        parts += [Text(""), _grid(cols, rows, inner, dots)]
     title = f"tokentrail watch — {window.window.label} ({window.window.tz_name}) · {store_url}"
     subtitle = f"{now.astimezone(tz):%H:%M:%S} · rates over the last {int(secs)} s · Ctrl-C to stop"
     return Panel(Group(*parts), title=title, title_align="left", subtitle=subtitle, subtitle_align="right")

@@ -77,7 +77,7 @@ def test_config_file_budgets_are_saved_to_the_store(url: str, tmp_path: Path, mo
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("budget", "set", "b", "--limit-usd", "10", "--period", "fortnight"), "period='fortnight' is not valid"),
+        (("budget", "set", "b", "--limit-usd", "10", "--period", "fortnight"), "--period 'fortnight' is not valid"),
         (("budget", "set", "b"), "has no limit"),
         (("budget", "set", "b", "--limit-usd", "5", "--scope", "team=x"), "scope dimension 'team' is not known"),
         (("budget", "status", "nope"), "no budget named 'nope'"),

@@ -122,15 +122,15 @@ def test_fast_stats_parser_leaves_the_unusual_to_typer() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["costs", "--by", "colour"], 1, "dimension='colour' is not known"),
-        (["stats", "--since", "2025-13-45"], 1, "since='2025-13-45' is not a date"),
-        (["costs", "--since", "yesterday-ish"], 1, "since='yesterday-ish' is not a date"),
-        (["stats", "--tz", "Mars/Olympus"], 1, "tz='Mars/Olympus'"),
-        (["costs", "--tz", "Mars/Olympus"], 1, "tz='Mars/Olympus'"),
+        (["costs", "--by", "colour"], 1, "--by 'colour' is not a dimension. Did you mean the label 'label:colour'?"),
+        (["stats", "--since", "2025-13-45"], 1, "--since '2025-13-45' is not a date"),
+        (["costs", "--since", "yesterday-ish"], 1, "--since 'yesterday-ish' is not a date"),
+        (["stats", "--tz", "Mars/Olympus"], 1, "--tz 'Mars/Olympus'"),
+        (["costs", "--tz", "Mars/Olympus"], 1, "--tz 'Mars/Olympus'"),
         (["stats", "--label", "team"], 1, "--label='team' is not valid: expected KEY=VALUE"),
         (["stats", "--store", "ftp://x"], 1, "has unknown scheme 'ftp'"),
         (["stats", "--store", "nothing"], 1, "store URL"),
-        (["stats", "week", "--since", "2025-01-01"], 1, "cannot be combined"),
+        (["stats", "week", "--since", "2025-01-01"], 1, "--period 'week' cannot be combined with --since"),
         (["stats", "--bogus"], 2, "No such option: --bogus"),
         (["costs", "--days", "many"], 2, "Invalid value for '--days'"),
         (["nope"], 2, "No such command 'nope'"),
@@ -152,7 +152,7 @@ def test_errors_are_one_line_with_exit_status(tmp_path: Path, args: list[str], c
 def test_fast_path_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["stats", "--since", "2025-13-45", "--store", store_url(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("Error: since='2025-13-45' is not a date")
+    assert err.count("\n") == 1 and err.startswith("Error: --since '2025-13-45' is not a date")
 
 
 def test_unreadable_store_is_one_line(tmp_path: Path) -> None:

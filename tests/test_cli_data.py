@@ -172,7 +172,7 @@ def test_prune_dry_run_confirm_and_yes(url: str) -> None:
 def test_prune_rejects_a_future_or_bad_age(url: str) -> None:
     assert run("prune", "--older-than", "2999-01-01", "--store", url).exit_code == 1
     bad = run("prune", "--older-than", "soon", "--store", url)
-    assert bad.exit_code == 1 and "older_than='soon' is not a date" in bad.stderr
+    assert bad.exit_code == 1 and "--older-than 'soon' is not a date" in bad.stderr
 
 
 def test_watch_frame_renders_with_rich() -> None:

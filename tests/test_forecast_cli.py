@@ -53,4 +53,4 @@ def test_anomalies_names_the_agent(url: str) -> None:
 
 def test_bad_what_if_is_one_line(url: str) -> None:
     r = run("forecast", "--store", url, "--what-if", "double")
-    assert r.exit_code == 1 and r.stderr.startswith("Error: what_if='double' is not valid")
+    assert r.exit_code == 1 and r.stderr.startswith("Error: --what-if 'double' is not valid")

@@ -136,7 +136,9 @@ def _baselines(series: Sequence[Decimal], slots: Sequence[int]) -> tuple[list[De
 
 def anomalies(
     *,
-    days: int = 14,
+    days: int | None = None,
+    since: object = None,
+    until: object = None,
     bucket: str = "day",
     by: Sequence[str] | str = ("agent", "model", "user", "project"),
     factor: float = 2.0,
@@ -150,7 +152,9 @@ def anomalies(
     """Find days (or hours) whose spend exceeds a robust baseline by `factor`, naming who drove them.
 
     Args:
-        days: the window, ending now.
+        days: the window, the last N days ending now (14 when neither `days` nor `since` is given).
+        since, until: the window as a start and an exclusive end (a datetime, ISO text or a span like '7d');
+            it ends now at the latest.
         bucket: `day` or `hour`.
         by: dimensions to judge and attribute (`label:KEY` too).
         factor: how many times the baseline counts as an anomaly.
@@ -169,8 +173,9 @@ def anomalies(
     dims = tuple(check_dimension(d) for d in ((by,) if isinstance(by, str) else by))
     floor = Decimal(str(min_cost))
     now = now or datetime.now(timezone.utc)
-    window = resolve_window(days=days, tz=tz, now=now)
-    window = Window(window.since, now, window.tz, window.label)
+    window = resolve_window(since=since, until=until, days=14 if days is None and since is None else days, tz=tz,
+                            now=now)  # fmt: skip
+    window = Window(window.since, min(window.until, now) if window.until else now, window.tz, window.label)
     zone = window.tz
     flt = make_filter(window, filters)
     st = resolve_store(store)

@@ -6,7 +6,8 @@
 - `since`/`until` take a datetime, an ISO date or datetime text, or a relative span (`"7d"`, `"12h"`).
   A date means local midnight; `until` given as a date includes that whole day. Text without an
   offset is local time in the report's zone.
-- `days=N` is the last N days ending now.
+- `days=N` is the last N days ending now, or the N days ending at `until` when that is given.
+- A `period` stands alone: it cannot be combined with `since`, `until` or `days`.
 """
 
 from __future__ import annotations
@@ -118,6 +119,29 @@ def parse_when(name: str, value: object, tz: tzinfo, now: datetime, *, end: bool
     return parsed if parsed.utcoffset() is not None else parsed.replace(tzinfo=tz)
 
 
+def _period_span(period: object, zone: tzinfo, now: datetime) -> tuple[datetime | None, datetime | None, str]:
+    """Start, end and label of a named period (`today`, `week`, …) or a span ending now (`24h`)."""
+    if type(period) is not str:
+        raise ValidationError(f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'")
+    key = period.strip().lower()
+    today = now.astimezone(zone).date()
+    if key == "today":
+        return _midnight(today, zone), _midnight(today + timedelta(days=1), zone), "today"
+    if key == "yesterday":
+        return _midnight(today - timedelta(days=1), zone), _midnight(today, zone), "yesterday"
+    if key == "week":
+        return _midnight(today - timedelta(days=6), zone), _midnight(today + timedelta(days=1), zone), "last 7 days"
+    if key == "month":
+        first = today.replace(day=1)
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        return _midnight(first, zone), _midnight(nxt, zone), today.strftime("%B %Y")
+    if key == "all":
+        return None, None, "all"
+    if _SPAN.match(key):
+        return parse_when("period", key, zone, now), None, f"last {key}"
+    raise ValidationError(f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'")
+
+
 def resolve_window(
     period: str | None = None,
     *,
@@ -130,7 +154,7 @@ def resolve_window(
     """Turn the ways a user can ask for a span of time into one explicit `Window`.
 
     Raises:
-        ValidationError: an unknown period, a bad date, a bad zone, or a period mixed with since/days.
+        ValidationError: an unknown period, a bad date, a bad zone, or a period mixed with since/until/days.
 
     Example:
         >>> w = resolve_window("today", tz="UTC", now=datetime(2026, 11, 22, 15, tzinfo=timezone.utc))
@@ -141,46 +165,23 @@ def resolve_window(
     now = now or datetime.now(timezone.utc)
     if now.utcoffset() is None:
         raise ValidationError(f"now={now!r} is not valid: expected a timezone-aware datetime")
-    if period is not None and (since is not None or days is not None):
-        raise ValidationError(f"period={period!r} cannot be combined with since= or days=; use one of them")
+    if period is not None and (since is not None or until is not None or days is not None):
+        raise ValidationError(f"period={period!r} cannot be combined with since=, until= or days=; use one of them")
     if days is not None:
         if type(days) is not int or days <= 0:
             raise ValidationError(f"days={days!r} is not valid: expected a whole number of days > 0")
         if since is not None:
             raise ValidationError("days= cannot be combined with since=; use one of them")
-        since = now - timedelta(days=days)
-        label = f"last {days} days"
+        if until is None:
+            since = now - timedelta(days=days)
+            label = f"last {days} days"
+        else:  # the N days that end at `until`
+            since = parse_when("until", until, zone, now, end=True) - timedelta(days=days)
+            label = f"{days} days to {until}"
     else:
         label = "custom" if since is not None or until is not None else "all"
     if period is not None:
-        if type(period) is not str:
-            raise ValidationError(
-                f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'"
-            )
-        key = period.strip().lower()
-        today = now.astimezone(zone).date()
-        if key == "today":
-            since, until, label = _midnight(today, zone), _midnight(today + timedelta(days=1), zone), "today"
-        elif key == "yesterday":
-            since, until, label = _midnight(today - timedelta(days=1), zone), _midnight(today, zone), "yesterday"
-        elif key == "week":
-            since, until, label = (
-                _midnight(today - timedelta(days=6), zone),
-                _midnight(today + timedelta(days=1), zone),
-                "last 7 days",
-            )
-        elif key == "month":
-            first = today.replace(day=1)
-            nxt = (first + timedelta(days=32)).replace(day=1)
-            since, until, label = _midnight(first, zone), _midnight(nxt, zone), today.strftime("%B %Y")
-        elif key == "all":
-            label = "all"
-        elif _SPAN.match(key):
-            since, label = parse_when("period", key, zone, now), f"last {key}"
-        else:
-            raise ValidationError(
-                f"period={period!r} is not valid: use one of {', '.join(PERIODS)} or a span like '7d'"
-            )
+        since, until, label = _period_span(period, zone, now)
     s = parse_when("since", since, zone, now) if since is not None else None
     u = parse_when("until", until, zone, now, end=True) if until is not None else None
     if s is not None and u is not None and u < s:

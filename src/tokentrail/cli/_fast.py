@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import TokentrailError
-from .options import FORMATS, REPORT_OPTIONS, ReportOptions
+from .options import FORMATS, REPORT_OPTIONS, ReportOptions, speak_flags
 
 __all__ = ["parse_stats", "try_fast"]
 
@@ -46,7 +46,7 @@ def _guarded(opts: ReportOptions, period: str | None, top: int) -> int:
     try:
         run(opts, period, top)
     except TokentrailError as exc:
-        error_line(str(exc))
+        error_line(speak_flags(str(exc), [flag for spec in REPORT_OPTIONS for flag in spec.flags]))
         return 1
     except KeyboardInterrupt:
         return 130

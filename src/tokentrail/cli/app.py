@@ -1,7 +1,8 @@
 """The root Typer app, its error handling, and `report_command`, which gives a command the shared options.
 
-Errors never show a traceback: a `TokentrailError` is one red line on stderr and exit status 1; a usage
-error (unknown option, bad number) is one red line and exit status 2.
+Errors never show a traceback: a `TokentrailError` is one red line on stderr and exit status 1, worded in
+the flags of the command that was run (`--since 'x'`, not the library's `since='x'`); a usage error
+(unknown option, bad number) is one red line and exit status 2.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from ..errors import TokentrailError
-from .options import REPORT_OPTIONS, ReportOptions
+from .options import REPORT_OPTIONS, ReportOptions, speak_flags
 from .render import error_line
 
 __all__ = ["HELP_WIDTH", "OutputFormat", "make_app", "report_command"]
@@ -69,13 +70,28 @@ class TokentrailGroup(TyperGroup):
             sys.stderr.write("\n")
             return 130
         except TokentrailError as exc:
-            error_line(str(exc))
+            error_line(speak_flags(str(exc), _flags_of(self, sys.argv[1:] if args is None else args)))
             return 1
         except BrokenPipeError:
             return _quiet_broken_pipe()
         except Exception as exc:
             return internal_error(exc)
         return rv if isinstance(rv, int) else 0
+
+
+def _flags_of(group: Any, args: Sequence[str]) -> set[str]:
+    """The long flags of the (sub)command that `args` invoke, e.g. `budget set` -> {"--limit-usd", ...}."""
+    command = group
+    for arg in args:
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            continue
+        sub = (getattr(command, "commands", None) or {}).get(arg)
+        if sub is None:
+            break
+        command = sub
+    return {flag for p in command.params for flag in p.opts if flag.startswith("--")}
 
 
 def internal_error(exc: Exception) -> int:

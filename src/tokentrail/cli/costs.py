@@ -9,7 +9,7 @@ import typer
 
 from ..analysis import Breakdown, breakdown
 from .app import report_command
-from .options import ReportOptions
+from .options import ReportOptions, check_by
 from .render import Column, emit, fmt_cost, fmt_pct, fmt_tokens, table
 
 __all__ = ["breakdown_csv", "register", "run", "split_dims"]
@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
 
 def run(opts: ReportOptions, dims: Sequence[str], daily: bool = False, default_period: str = "30d") -> None:
     """Compute and print the cost breakdown."""
+    dims = check_by(dims)
     with opts.report(default_period=default_period) as (store, kwargs):
         result = breakdown(dims, bucket="day" if daily else None, store=store, **kwargs)
     emit(
@@ -69,8 +70,9 @@ def run(opts: ReportOptions, dims: Sequence[str], daily: bool = False, default_p
 
 def _text(result: Breakdown, color: bool) -> str:
     w = result.window
-    cols = ([Column("day")] if result.bucket else []) + [Column(d) for d in result.by]
-    cols += [Column("calls", True), Column("tokens", True), Column("cost", True, "green"), Column("share", True)]
+    cols = ([Column("day")] if result.bucket else []) + [Column(d, shrink=8) for d in result.by]
+    cols += [Column("calls", True, drop=1), Column("tokens", True, drop=3), Column("cost", True, "green"),
+             Column("share", True, drop=2)]  # fmt: skip
     body = []
     for r in result.rows:
         t = r.totals

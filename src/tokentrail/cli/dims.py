@@ -112,14 +112,16 @@ def _text(result: Breakdown, name: str, dim: str, color: bool, total_rows: int) 
         return f"{title}\n  no calls in this window"
     if total_rows > len(result.rows):
         title += f" · top {len(result.rows)} of {total_rows}"
-    cols = [Column(dim), Column("calls", True)]
+    # In a narrow terminal the names are abbreviated and the columns with the highest `drop` go first; money stays.
+    cols = [Column(dim, shrink=8), Column("calls", True, drop=1)]
     if dim == "model":
-        cols += [Column("input", True), Column("output", True)]
-    cols += [Column("tokens", True), Column("cost", True, "green"), Column("avg/call", True), Column("share", True)]
+        cols += [Column("input", True, drop=9), Column("output", True, drop=8)]
+    cols += [Column("tokens", True, drop=3), Column("cost", True, "green"), Column("avg/call", True),
+             Column("share", True, drop=2)]  # fmt: skip
     if dim != "model":
-        cols += [Column("errors", True), Column("avg latency", True)]
+        cols += [Column("errors", True, drop=4), Column("avg latency", True, drop=5)]
     if dim == "session":
-        cols += [Column("first"), Column("last"), Column("duration", True)]
+        cols += [Column("first", drop=6), Column("last", drop=7), Column("duration", True, drop=5)]
     body = []
     for r in result.rows:
         t = r.totals

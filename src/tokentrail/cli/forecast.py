@@ -3,6 +3,9 @@ and who drove them): thin views over `tokentrail.analysis.forecast` and `tokentr
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -10,14 +13,15 @@ import typer
 
 from ..analysis.anomalies import AnomalyReport, anomalies
 from ..analysis.forecast import Forecast, ForecastLine, forecast
+from ..analysis.windows import Window
 from ..display import format_money
+from ..errors import ValidationError
 from .app import report_command
-from .options import ReportOptions
+from .options import ReportOptions, check_by
 from .render import Column, emit, kv_block, table
 
-__all__ = ["register"]
+__all__ = ["anomaly_window", "forecast_history", "register"]
 
-_WINDOW = ("since", "until", "days", "period")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -98,29 +102,44 @@ def _anomalies_text(r: AnomalyReport, color: bool) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    @report_command(app, "forecast", exclude=_WINDOW, help="Spend forecast for the next days and to the end of the "
-                    "month, with an 80 % range; what-ifs: growth, or moving traffic to another model.")  # fmt: skip
+    @report_command(app, "forecast", short_help="Spend forecast for the next days and to the end of the month.",
+                    help="Spend forecast for the next --horizon days and to the end of the "
+                    "month, with an 80 % range, learned from the window's full days (default: the last 56 days; "
+                    "--until forecasts as of then). What-ifs: growth, or moving traffic to another model.")  # fmt: skip
     def forecast_cmd(
         opts: ReportOptions,
         by: Annotated[str | None, typer.Option("--by", "-b", metavar="DIM", show_default=False,
                                                help="Also forecast each agent, model, user, … or label:KEY.")] = None,
-        days: Annotated[int, typer.Option("--days", metavar="N", help="Days ahead, from tomorrow.")] = 30,
-        history: Annotated[int, typer.Option("--history", metavar="N", help="Past days to learn from.")] = 56,
+        horizon: Annotated[int | None, typer.Option("--horizon", metavar="N", min=1, max=366, show_default=False,
+                                                    help="Days ahead, from tomorrow.  [default: 30]")] = None,
+        history: Annotated[int | None, typer.Option("--history", metavar="N", hidden=True)] = None,
         what_if: Annotated[str | None, typer.Option("--what-if", metavar="SCENARIO", show_default=False,
                                                     help="'growth=20%' or 'move:model=gpt-4o->gpt-4o-mini' "
                                                     "(move:DIM=VALUE->MODEL).")] = None,
     ) -> None:  # fmt: skip
+        if history is not None:  # the old name of --days, kept for one release
+            if opts.days is not None:
+                raise ValidationError("--history is the old name of --days: give only --days")
+            note("--history is now --days (the last N days to learn from); --history will be removed")
+            opts = replace(opts, days=history)
+        elif opts.days is not None and horizon is None:
+            note(_DAYS_NOTE.format(days=opts.days))
+        dims = check_by([by]) if by else [None]
+        moved = re.match(r"\s*move:([^=]+)=", what_if or "")
+        if moved:
+            check_by([moved[1].strip()], flag="--what-if move:")
         with opts.report() as (store, kwargs):
-            result = forecast(by=by, days=days, history_days=history, what_if=what_if, store=store, tz=kwargs["tz"],
-                              **opts.filters())  # fmt: skip
+            history_days, as_of = forecast_history(opts, kwargs["tz"], store)
+            result = forecast(by=dims[0], days=horizon or 30, history_days=history_days, what_if=what_if,
+                              store=store, tz=kwargs["tz"], now=as_of, **opts.filters())  # fmt: skip
         emit(opts.format, data=result.to_dict, csv_rows=lambda: _forecast_csv(result),
              text=lambda color: _forecast_text(result, color))  # fmt: skip
 
-    @report_command(app, "anomalies", exclude=_WINDOW, help="Days or hours whose spend was far above its usual "
-                    "level, per model, agent, user and project, and what drove them.")  # fmt: skip
+    @report_command(app, "anomalies", short_help="Days or hours whose spend was far above its usual level.",
+                    help="Days or hours whose spend was far above its usual level, per model, "
+                    "agent, user and project, and what drove them (default: the last 14 days).")  # fmt: skip
     def anomalies_cmd(
         opts: ReportOptions,
-        days: Annotated[int, typer.Option("--days", metavar="N", help="How many days back to look.")] = 14,
         hourly: Annotated[bool, typer.Option("--hourly", help="Judge hours instead of days.")] = False,
         factor: Annotated[float, typer.Option("--factor", metavar="X", help="How many times the usual spend.")] = 2.0,
         by: Annotated[str, typer.Option("--by", "-b", metavar="DIMS",
@@ -128,10 +147,13 @@ def register(app: typer.Typer) -> None:
         min_cost: Annotated[str, typer.Option("--min-cost", metavar="USD",
                                               help="Least excess worth reporting.")] = "0.01",
     ) -> None:  # fmt: skip
-        dims = [d.strip() for d in by.split(",") if d.strip()]
+        dims = check_by([d.strip() for d in by.split(",") if d.strip()])
         with opts.report() as (store, kwargs):
-            result = anomalies(days=days, bucket="hour" if hourly else "day", by=dims, factor=factor,
-                               min_cost=min_cost, store=store, tz=kwargs["tz"], **opts.filters())  # fmt: skip
+            window = anomaly_window(opts, kwargs["tz"], store)
+            result = anomalies(since=window.since, until=window.until, bucket="hour" if hourly else "day",
+                               by=dims, factor=factor, min_cost=min_cost, store=store, tz=window.tz,
+                               **opts.filters())  # fmt: skip
+            result = replace(result, window=window)  # the same span, named as it was asked for
         header = ["at", "dimension", "value", "cost_usd", "baseline_usd", "ratio", "excess_usd", "drivers"]
         emit(opts.format, data=result.to_dict,
              csv_rows=lambda: (header, [[a.at.isoformat(), a.dimension, a.value, a.cost, a.baseline,
@@ -139,3 +161,59 @@ def register(app: typer.Typer) -> None:
                                          "; ".join(f"{d.dimension}={d.value}" for d in a.drivers)]
                                         for a in result.anomalies]),
              text=lambda color: _anomalies_text(result, color))  # fmt: skip
+
+
+# -- the window flags, in the same meaning as every other report ----------------------------------------------
+
+_DAYS_NOTE = ("note: forecast --days {days} is the history to learn from (the last {days} days, as in every report); "
+              "the days ahead are --horizon (default 30)")  # fmt: skip
+"""Shown while `--days` without `--horizon` may still be meant the old way (days ahead); drop it a release on."""
+
+
+def note(text: str) -> None:
+    """A dim line on stderr, so JSON and CSV on stdout stay clean."""
+    import sys
+
+    from .render import paint, use_color
+
+    sys.stderr.write(paint(text, "dim", use_color(sys.stderr)) + "\n")
+
+
+def _first_call(store: Any, tz: Any, until: datetime | None, filters: dict[str, Any]) -> datetime | None:
+    from ..analysis import summary
+
+    return summary(store=store, tz=tz, since=None, until=until, **filters).totals.first_at
+
+
+def _or_last(opts: ReportOptions, days: int) -> ReportOptions:
+    """`opts`, or the last `days` days when no window flag was given."""
+    given = (opts.since, opts.until, opts.days, opts.period)
+    return opts if any(v is not None for v in given) else replace(opts, days=days)
+
+
+def forecast_history(opts: ReportOptions, tz: Any, store: Any) -> tuple[int, datetime | None]:
+    """The full days before 'today' that the window covers, and the moment to forecast from (None: now).
+
+    The forecast learns from whole days up to yesterday: `--days 14` is the last 14 of them, `--since` starts
+    at that date, `--until` (or a `--period` that has ended) makes 'now' that moment, as a backtest would.
+    Without a window flag: the last 56 days.
+    """
+    now = datetime.now(timezone.utc)
+    window = _or_last(opts, 56).window(tz, now=now)
+    as_of = min(window.until, now) if window.until is not None else now
+    today = as_of.astimezone(window.tz).date()
+    start = window.since or _first_call(store, window.tz, window.until, opts.filters())
+    days = (today - start.astimezone(window.tz).date()).days if start else 1
+    if days < 1:
+        raise ValidationError(f"the window ({window.label}) has no full day before {today} to learn from: "
+                              "widen it with --days N or --since DATE")  # fmt: skip
+    return days, (as_of if as_of < now else None)
+
+
+def anomaly_window(opts: ReportOptions, tz: Any, store: Any) -> Window:
+    """The window to judge (default: the last 14 days), ending now at the latest; 'all' starts at the first call."""
+    now = datetime.now(timezone.utc)
+    window = _or_last(opts, 14).window(tz, now=now)
+    until = min(window.until, now) if window.until is not None else now
+    since = window.since or _first_call(store, window.tz, window.until, opts.filters()) or until
+    return Window(since, until, window.tz, window.label)

@@ -122,10 +122,10 @@ def _text(result: UsagePatterns, top: int, color: bool) -> str:
             for op, t in ops
         ]
         cols = [
-            Column("operation"),
-            Column("calls", True),
-            Column("share", True),
-            Column("tokens", True),
+            Column("operation", shrink=8),
+            Column("calls", True, drop=1),
+            Column("share", True, drop=2),
+            Column("tokens", True, drop=3),
             Column("cost", True, "green"),
         ]
         out += ["", table(cols, body, color=color, title="most common operations")]

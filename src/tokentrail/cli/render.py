@@ -18,8 +18,10 @@ from ..display import format_money, format_tokens
 
 __all__ = [
     "Column",
+    "abbreviate",
     "emit",
     "error_line",
+    "fit_widths",
     "fmt_cost",
     "fmt_ms",
     "fmt_pct",
@@ -27,6 +29,7 @@ __all__ = [
     "kv_block",
     "paint",
     "table",
+    "terminal_width",
     "use_color",
 ]
 
@@ -101,16 +104,88 @@ def fmt_ms(ms: float | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """A table column: header, alignment, style of its cells."""
+    """A table column: header, alignment, style of its cells, and how it gives way in a narrow terminal.
+
+    Money columns keep the defaults: never hidden, never abbreviated.
+    """
 
     header: str
     right: bool = False
     style: str | None = None
+    drop: int = 0
+    """0: always shown. When the table is too wide, columns with the highest `drop` are hidden first."""
+    shrink: int = 0
+    """The narrowest this column's text may be abbreviated to with `…` (0: never abbreviated)."""
+
+
+def _utf8() -> bool:
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    return encoding.startswith("utf")
 
 
 def _rule_char() -> str:
-    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
-    return "─" if encoding.startswith("utf") else "-"
+    return "─" if _utf8() else "-"
+
+
+# -- fitting a table to the terminal -----------------------------------------------------------------
+
+_SOFT_FLOOR = 16
+"""Abbreviate text columns to this many characters before hiding any column; further only after."""
+
+
+def terminal_width(stream: TextIO | None = None) -> int | None:
+    """Columns available to a table: `COLUMNS` if set, else the terminal's width, else None (no limit)."""
+    env = os.environ.get("COLUMNS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    stream = stream or sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def fit_widths(columns: Sequence[Column], natural: Sequence[int], width: int | None, gap: int = 2) -> list[int | None]:
+    """Each column's width within `width` (None: the column is hidden).
+
+    Droppable columns are hidden (highest `drop` first) only while the table would not fit even with its text
+    columns abbreviated to `_SOFT_FLOOR` characters (or their `shrink`); then the text columns that remain
+    are abbreviated, the widest first, just enough to fit, down to their `shrink`. A column that allows
+    neither (money, counts) keeps its full width, even if the table then overflows.
+    """
+    widths: list[int | None] = list(natural)
+
+    def total(ws: Sequence[int | None]) -> int:
+        shown = [w for w in ws if w is not None]
+        return sum(shown) + gap * (len(shown) - 1)
+
+    if width is None or total(widths) <= width:
+        return widths
+    soft: list[int | None] = [
+        min(n, max(c.shrink, _SOFT_FLOOR)) if c.shrink else n for c, n in zip(columns, natural, strict=True)
+    ]
+    for i in sorted((i for i, c in enumerate(columns) if c.drop), key=lambda i: (-columns[i].drop, -i)):
+        if total(soft) <= width:
+            break
+        soft[i] = widths[i] = None
+    for floor_of in (lambda c: max(c.shrink, _SOFT_FLOOR), lambda c: c.shrink):
+        while total(widths) > width:
+            movable = [i for i, c in enumerate(columns) if c.shrink and (widths[i] or 0) > floor_of(c)]
+            if not movable:
+                break
+            i = max(movable, key=lambda k: (widths[k] or 0, -k))  # the widest first; on a tie, the leftmost
+            widths[i] = max(floor_of(columns[i]), (widths[i] or 0) - (total(widths) - width))
+    return widths
+
+
+def abbreviate(text: str, width: int, ellipsis: str | None = None) -> str:
+    """`text` cut to `width` characters, the last one `ellipsis` (`…`, or `.` if stdout cannot show it) when cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(width - 1, 0)] + (ellipsis or ("…" if _utf8() else "."))
 
 
 def table(
@@ -121,21 +196,29 @@ def table(
     title: str | None = None,
     footer: Sequence[str] | None = None,
     styles: Sequence[str | None] | None = None,
+    width: int | None = None,
 ) -> str:
     """Columns aligned with two spaces between them, a header rule, an optional bold footer row.
 
-    `styles` gives one row style per body row (e.g. `red` for failed calls).
+    `styles` gives one row style per body row (e.g. `red` for failed calls). The table fits in `width`
+    columns (default: the terminal's, no limit when not writing to one) by abbreviating and hiding the
+    columns that allow it (see `Column`); money is never cut. A hidden column is named under the table.
     """
     body = [list(r) for r in rows]
-    widths = [len(c.header) for c in columns]
+    natural = [len(c.header) for c in columns]
     for r in body + ([list(footer)] if footer else []):
         for i, cell in enumerate(r):
-            widths[i] = max(widths[i], len(cell))
+            natural[i] = max(natural[i], len(cell))
+    fitted = fit_widths(columns, natural, terminal_width() if width is None else width)
+    shown = [i for i, w in enumerate(fitted) if w is not None]
+    widths = [fitted[i] or 0 for i in shown]
+    last = len(shown) - 1
 
     def line(cells: Sequence[str], row_style: str | None = None, header: bool = False) -> str:
         out = []
-        for i, (col, cell) in enumerate(zip(columns, cells, strict=True)):
-            text = cell.rjust(widths[i]) if col.right else cell.ljust(widths[i]) if i < len(columns) - 1 else cell
+        for k, i in enumerate(shown):
+            col, cell = columns[i], abbreviate(cells[i], widths[k])
+            text = cell.rjust(widths[k]) if col.right else cell.ljust(widths[k]) if k < last else cell
             out.append(paint(text, "bold" if header else row_style or col.style, color))
         return "  ".join(out).rstrip()
 
@@ -148,6 +231,12 @@ def table(
     if footer:
         lines.append(paint("  ".join(rule * w for w in widths), "dim", color))
         lines.append(line(footer, "bold"))
+    hidden = [c.header for c, w in zip(columns, fitted, strict=True) if w is None]
+    if hidden:
+        note = f"(hidden at this width: {', '.join(hidden)})"
+        if len(note) > max(sum(widths) + 2 * last, 40):
+            note = f"({len(hidden)} columns hidden at this width)"
+        lines.append(paint(note, "dim", color))
     return "\n".join(lines)
 
 

@@ -70,7 +70,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
 
     if period is not None:
         if opts.period is not None and opts.period != period:
-            raise ValidationError(f"period={period!r} and --period={opts.period!r} disagree; give one of them")
+            raise ValidationError(f"PERIOD {period!r} and --period {opts.period!r} disagree; give one of them")
         opts = _with_period(opts, period)
     with opts.report(default_period="today") as (store, kwargs):
         result = summary(store=store, **kwargs)

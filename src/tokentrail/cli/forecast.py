@@ -83,7 +83,7 @@ def _forecast_csv(f: Forecast) -> tuple[list[str], list[list[Any]]]:
 def _anomalies_text(r: AnomalyReport, color: bool) -> str:
     title = f"spend anomalies — {r.window.label}, per {r.bucket}, {r.factor:g}x a robust baseline ({r.window.tz_name})"
     if not r.anomalies:
-        return f"{title}\n  none found"
+        return f"{title}\n  {r.note or 'none found'}"
     fmt = "%Y-%m-%d %H:00" if r.bucket == "hour" else "%Y-%m-%d %a"
     rows = []
     for a in r.anomalies:

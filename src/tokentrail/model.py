@@ -144,14 +144,16 @@ class Call:
         return self.input_tokens + self.output_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain data (datetimes as ISO text, Decimals as text), for JSON and CSV."""
+        """Every field as plain data (datetimes as ISO text, money as canonical text), for JSON and CSV."""
+        from .formatting import money_text
+
         out: dict[str, Any] = {}
         for f in _FIELD_NAMES:
             value = getattr(self, f)
             if isinstance(value, datetime):
                 value = value.isoformat()
             elif isinstance(value, Decimal):
-                value = str(value)
+                value = money_text(value)
             elif f == "labels":
                 value = dict(value)
             out[f] = value

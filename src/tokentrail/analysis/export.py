@@ -18,6 +18,7 @@ from operator import attrgetter
 from typing import IO, Any
 
 from ..errors import TokentrailError, ValidationError
+from ..formatting import defuse_formula, money_text
 from ..model import Call
 from ..store.base import Filter, Store
 from .reports import query, resolve_store
@@ -50,7 +51,7 @@ def plain(call: Call) -> dict[str, Any]:
     values[_LABELS] = dict(values[_LABELS])
     for i in _MONEY:
         if values[i] is not None:
-            values[i] = str(values[i])
+            values[i] = money_text(values[i])
     return dict(zip(EXPORT_FIELDS, values, strict=True))
 
 
@@ -81,12 +82,16 @@ def select_calls(
 
 
 def _csv_value(value: Any) -> Any:
+    """A CSV cell: text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a leading
+    `'`; plain numbers stay numbers. Otherwise the stored text as it is: an export is the faithful copy."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True) if value else ""
+        return defuse_formula(json.dumps(value, ensure_ascii=False, sort_keys=True)) if value else ""
+    if isinstance(value, str):
+        return defuse_formula(value)
     return value
 
 

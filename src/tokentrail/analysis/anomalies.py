@@ -156,6 +156,12 @@ def _buckets(window: Window, bucket: str, tz: tzinfo) -> list[datetime]:
     return out
 
 
+def _bucket_end(start: datetime, bucket: str, tz: tzinfo) -> datetime:
+    if bucket == "hour":
+        return start + timedelta(hours=1)
+    return (datetime(start.year, start.month, start.day, tzinfo=tz) + timedelta(days=1)).astimezone(tz)
+
+
 def _history(slots: Sequence[int], hourly: bool) -> int:
     """Buckets of history: their number for days; for hours, how many the least covered hour of the day has."""
     if not hourly:
@@ -166,14 +172,17 @@ def _history(slots: Sequence[int], hourly: bool) -> int:
     return min(counts)
 
 
-def _baselines(series: Sequence[Decimal], slots: Sequence[int]) -> tuple[list[Decimal], list[Decimal]]:
+def _baselines(
+    series: Sequence[Decimal], slots: Sequence[int], running: bool = True
+) -> tuple[list[Decimal], list[Decimal]]:
     """Median and MAD per bucket over the buckets that share its slot (hour of day, or one slot).
 
-    The last bucket is still running (it ends after now), so it is judged but is not part of the baseline,
+    A `running` last bucket (it ends after the window does) is judged but is not part of the baseline,
     unless its slot has nothing else.
     """
     groups: dict[int, list[Decimal]] = {}
-    for v, s in zip(series[:-1], slots[:-1], strict=True):
+    done = len(series) - 1 if running else len(series)
+    for v, s in zip(series[:done], slots[:done], strict=True):
         groups.setdefault(s, []).append(v)
     if slots and slots[-1] not in groups:
         groups[slots[-1]] = [series[-1]]
@@ -224,12 +233,16 @@ def anomalies(
     floor = Decimal(str(min_cost))
     now = now or datetime.now(timezone.utc)
     window = resolve_window(days=days, tz=tz, now=now)
-    starts = _buckets(Window(window.since, now, window.tz, window.label), bucket, window.tz)
-    # Whole buckets only: the first one starts on its boundary, so it is not a part-day that looks quiet.
-    window = Window(starts[0], now, window.tz, window.label)
+    window = Window(window.since, now, window.tz, window.label)
     zone = window.tz
     flt = make_filter(window, filters)
     st = resolve_store(store)
+    starts = _buckets(window, bucket, zone)
+    # Whole buckets only: the first one starts on its boundary, so it is not a part-day that looks quiet.
+    window = Window(starts[0], window.until, zone, window.label)
+    flt = make_filter(window, filters)
+    running = _bucket_end(starts[-1], bucket, zone) > window.until  # type: ignore[operator]
+    done = len(starts) - running  # complete buckets; a running last one is judged, not history
     index = {b: i for i, b in enumerate(starts)}
     slots = [b.hour if bucket == "hour" else 0 for b in starts]
     n = len(starts)
@@ -248,12 +261,12 @@ def anomalies(
 
     found: list[Anomaly] = []
     total, t0 = series_of(st.aggregate(flt, bucket=bucket, tz=zone)).get((), ([Decimal(0)] * n, n))  # type: ignore[arg-type]
-    history = _history(slots[t0:-1], bucket == "hour")  # complete buckets: the last one is still running
+    history = _history(slots[t0:done], bucket == "hour")
     since = starts[t0] if t0 < n else None
     if history < min_history:
         return AnomalyReport(window=window, bucket=bucket, by=dims, factor=float(factor), anomalies=[],
                              history_since=since, history=history, min_history=min_history)  # fmt: skip
-    total_med, total_mad = _baselines(total[t0:], slots[t0:])
+    total_med, total_mad = _baselines(total[t0:], slots[t0:], running)
     share = Decimal(str(min_share))
     floors = [max(floor, share * m) for m in total_med]
     per_dim: dict[str, dict[tuple[str | None, ...], tuple[list[Decimal], list[Decimal], int]]] = {}
@@ -266,10 +279,10 @@ def anomalies(
             first = max(first, t0)
             if first >= n:
                 continue
-            med, mad = _baselines(values[first:], slots[first:])
+            med, mad = _baselines(values[first:], slots[first:], running)
             per_dim[dim][key] = (values, med, first)
             judged = values[first:]
-            enough = _history(slots[first:-1], bucket == "hour") >= min_history
+            enough = _history(slots[first:done], bucket == "hour") >= min_history
             if enough and sum(1 for v in judged if v > 0) * 2 >= len(judged):
                 found.extend(_judge(dim, key[0], starts[first:], judged, med, mad, factor, floors[first - t0 :]))
     found = _fold(found)

@@ -14,7 +14,7 @@ def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(tokentrail) if not name.startswith("_")} - typing_names
     submodules = {
         *("analysis", "config", "context", "display", "errors", "model", "project", "store", "tracker"),
-        *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool"),
+        *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool", "formatting"),
     }
     assert public - submodules <= set(tokentrail.__all__)
     for name in tokentrail.__all__:

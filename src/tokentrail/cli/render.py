@@ -29,7 +29,6 @@ __all__ = [
     "kv_block",
     "paint",
     "table",
-    "to_json",
     "use_color",
 ]
 
@@ -131,8 +130,9 @@ def table(
     """
     # Cells carry stored values (model, agent, user, label …) that anyone making LLM calls controls: control
     # characters are shown as escapes, so no cell can move the cursor, fake a line or set the clipboard.
-    body = [[safe_text(c, keep_color=True) for c in r] for r in rows]
+    rows = [[safe_text(c, keep_color=True) for c in r] for r in rows]
     footer = [safe_text(c, keep_color=True) for c in footer] if footer else footer
+    body = [list(r) for r in rows]
     widths = [len(c.header) for c in columns]
     for r in body + ([list(footer)] if footer else []):
         for i, cell in enumerate(r):

@@ -267,8 +267,8 @@ class ForecastLine:
         if not self.outliers:
             return None
         days = ", ".join(f"{d.isoformat()} (${v:,.2f})" for d, v in self.outliers)
-        return (f"{len(self.outliers)} spike day(s) left out of the rate: {days}; "
-                "the forecast is for days like the others")  # fmt: skip
+        what = "a one-off spike" if len(self.outliers) == 1 else f"{len(self.outliers)} one-off spikes"
+        return f"{days} left out of the rate as {what}; the forecast is for days like the others"
 
     def to_dict(self) -> dict[str, Any]:
         return {

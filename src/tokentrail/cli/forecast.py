@@ -37,7 +37,7 @@ def _line_pairs(line: ForecastLine, days: int) -> list[tuple[str, str]]:
         sign = "+" if line.trend_per_day > 0 else "-"
         pairs.append(("trend", f"{sign}{format_money(abs(line.trend_per_day))} per day, each day"))
     if line.note:
-        pairs.append(("left out", line.note))
+        pairs.append(("spikes", line.note))
     if line.weekday_factors:
         pairs.append(
             ("weekdays", "  ".join(f"{d} {f:.2f}" for d, f in zip(_WEEKDAYS, line.weekday_factors, strict=True)))

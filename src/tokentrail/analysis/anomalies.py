@@ -125,11 +125,11 @@ class AnomalyReport:
         """Why nothing was judged, in words (None when the history sufficed)."""
         if self.enough_history:
             return None
-        unit = "day" if self.bucket == "day" else "day(s) of each hour"
         if self.history_since is None:
             return "no calls in this window: nothing to judge"
-        return (f"too little history to judge: {self.history} {unit + '(s)' if self.bucket == 'day' else unit} "
-                f"since {self.history_since.date().isoformat()}, at least {self.min_history} needed")  # fmt: skip
+        unit = "day(s)" if self.bucket == "day" else "day(s) of each hour"
+        return (f"too little history to judge: {self.history} {unit} since {self.history_since.date().isoformat()}, "
+                f"at least {self.min_history} needed")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window.to_dict(), "bucket": self.bucket, "by": list(self.by), "factor": self.factor,

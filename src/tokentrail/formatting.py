@@ -30,9 +30,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-_MICRO = Decimal("0.000001")
-
-
 def money_text(amount: Decimal | int | None) -> str | None:
     """The canonical text of an amount of money: exact, plain, at least 6 decimal places; None stays None.
 
@@ -42,11 +39,19 @@ def money_text(amount: Decimal | int | None) -> str | None:
     """
     if amount is None:
         return None
-    value = Decimal(amount).normalize()
-    if value.as_tuple().exponent >= -6:  # type: ignore[operator]  # finite amounts only
-        value = value.quantize(_MICRO)
-    text = format(value, "f")
-    return text[1:] if text.startswith("-") and not value else text
+    value = amount if type(amount) is Decimal else Decimal(amount)
+    text = str(value)  # string work, not Decimal arithmetic: exports write millions of these
+    if "E" in text:
+        if not value.is_finite():
+            return text
+        text = format(value, "f")
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0")
+    if len(frac) < 6:
+        frac += "0" * (6 - len(frac))
+    if whole == "-0" and frac.strip("0") == "":
+        whole = "0"
+    return f"{whole}.{frac}"
 
 
 def number_text(value: float, places: int | None = None) -> str:

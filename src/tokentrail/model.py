@@ -144,16 +144,14 @@ class Call:
         return self.input_tokens + self.output_tokens
 
     def to_dict(self) -> dict[str, Any]:
-        """Every field as plain data (datetimes as ISO text, money as canonical text), for JSON and CSV."""
-        from .formatting import money_text
-
+        """Every field as plain data (datetimes as ISO text, Decimals as text), for JSON and CSV."""
         out: dict[str, Any] = {}
         for f in _FIELD_NAMES:
             value = getattr(self, f)
             if isinstance(value, datetime):
                 value = value.isoformat()
             elif isinstance(value, Decimal):
-                value = money_text(value)
+                value = str(value)
             elif f == "labels":
                 value = dict(value)
             out[f] = value

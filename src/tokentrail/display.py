@@ -95,8 +95,7 @@ def format_summary(summary: Summary) -> str:
         for name, r in zip(names, summary.by_model, strict=True):
             cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
             lines.append(
-                f"    {name:<{width}}  {r.totals.calls:>8,} calls"
-                f"  {r.totals.total_tokens:>12,} tokens  {cost}"
+                f"    {name:<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
             )
     return "\n".join(lines)
 

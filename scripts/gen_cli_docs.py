@@ -29,7 +29,13 @@ on a terminal, never with `NO_COLOR` set or `TERM=dumb`, always with `FORCE_COLO
 
 JSON is one document (`json.loads` parses it) whose shape is stable:
 
-- Money is a **string** holding the exact decimal (`"cost_usd": "12.0417350"`), never a float.
+- Money is a **string** holding the exact decimal in plain notation with at least six places
+  (`"cost_usd": "12.041735"`, `"0.00000036"`), the same digits on every store, never a float and never an
+  exponent; a group none of whose calls was priced has `"cost_usd": null` (its cost is unknown, not 0).
+  Other numbers are JSON numbers in fixed notation (`"cost_share": 0.000079`). In CSV, money is the same text,
+  an unknown cost an empty cell, and text that starts with `=`, `+`, `-`, `@`, tab or CR gets a leading `'` so
+  a spreadsheet does not run it (plain numbers such as `-5` stay numbers). Tables and CSV show control
+  characters in stored values (`user=`, labels, …) as escapes such as `\\x1b`; what is stored is unchanged.
 - Times are ISO 8601 with offset; `window` is `{"since", "until", "tz", "label"}` (`null` = open).
 - A *totals object* has `calls, errors, error_rate, input_tokens, output_tokens, total_tokens,
   cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated_calls, unpriced_calls, cost_usd,

@@ -137,3 +137,23 @@ def test_sparse_values_are_not_judged_alone_and_minimum_excess_applies() -> None
 def test_bad_arguments_name_the_value(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         anomalies(store="memory://", **kwargs)  # type: ignore[arg-type]
+
+
+def test_hours_need_five_days_of_each_hour_and_the_running_bucket_is_not_baseline() -> None:
+    store = open_store("memory://")
+    calls = [call(START + timedelta(days=d, hours=h, minutes=10), 1.0, model="gpt-4o", agent="a")
+             for d in range(4) for h in range(24)]  # fmt: skip
+    store.write(calls)
+    young = anomalies(days=7, bucket="hour", store=store, tz="UTC", now=START + timedelta(days=3, hours=23, minutes=30))
+    assert young.anomalies == [] and young.history == 3 and young.note is not None and "each hour" in young.note
+    # Day-wise: Nov 12 (day 3) spends $120 against $24, and so does the running day, Nov 15, by 12:00.
+    store.write([call(START + timedelta(days=3, hours=23, minutes=20), 96.0, model="gpt-4o", agent="a")])
+    for extra in range(2):
+        store.write([call(START + timedelta(days=4 + extra, hours=h, minutes=10), 1.0, model="gpt-4o", agent="a")
+                     for h in range(24)])  # fmt: skip
+    store.write([call(START + timedelta(days=6, hours=1), 120.0, model="gpt-4o", agent="a")])
+    report = anomalies(days=14, store=store, tz="UTC", now=START + timedelta(days=6, hours=12))
+    assert {(a.at, a.cost, a.baseline) for a in report.anomalies} == {
+        (START + timedelta(days=3), 120, 24), (START + timedelta(days=6), 120, 24)}  # fmt: skip
+    assert report.history == 6  # Nov 9 .. 14 complete; the running day is judged, not counted as history
+    assert report.window.since == datetime(2026, 11, 1, tzinfo=UTC)  # 14 days back, on a bucket boundary

@@ -15,6 +15,7 @@ def test_all_is_sorted_and_complete() -> None:
     submodules = {
         *("analysis", "config", "context", "display", "errors", "model", "project", "store", "tracker"),
         *("pricing", "tokens", "capture", "integrations", "budgets", "alerts", "cli", "demo", "spool", "importers"),
+        "formatting",
     }
     assert public - submodules <= set(tokentrail.__all__)
     for name in tokentrail.__all__:

@@ -43,7 +43,9 @@ def format_money(amount: Decimal | float | None, *, unpriced: int = 0) -> str:
         elif abs(value) >= Decimal("0.01"):
             text = f"${value:.4f}".rstrip("0").rstrip(".") if abs(value) < Decimal("0.1") else f"${value:.2f}"
         else:
-            text = f"${value:.6f}" if abs(value) >= Decimal("0.000001") else f"${value:.2e}"
+            # Below a micro-dollar: two significant digits, still in plain notation ($0.00000036, not $3.60e-7).
+            places = max(6, 1 - value.adjusted())
+            text = f"${value:.{places}f}"
     return f"{text} (+{unpriced} unpriced)" if unpriced else text
 
 
@@ -109,13 +111,15 @@ def format_summary(summary: Summary) -> str:
     if t.estimated_calls:
         lines.append(f"  ({t.estimated_calls:,} call(s) with estimated token counts)")
     if summary.by_model:
-        width = max(len(r.key[0] or "?") for r in summary.by_model)
+        from .formatting import safe_text
+
+        names = [safe_text(r.key[0] or "?") for r in summary.by_model]
+        width = max(len(n) for n in names)
         lines.append("  by model:")
-        for r in summary.by_model:
+        for name, r in zip(names, summary.by_model, strict=True):
             cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
             lines.append(
-                f"    {r.key[0] or '?':<{width}}  {r.totals.calls:>8,} calls"
-                f"  {r.totals.total_tokens:>12,} tokens  {cost}"
+                f"    {name:<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
             )
     return "\n".join(lines)
 

@@ -1,21 +1,28 @@
 """Spend anomalies: days or hours whose spend is far above a robust baseline, and who drove them.
 
 For the total and for every value of each dimension (agent, model, user, project by default), the
-spend per bucket over the window (missing buckets count as $0) is compared with a baseline that one
-spike cannot move: the **median** of that series (for hours, the median of the same hour of the day),
-with the **MAD** (median absolute deviation) as its spread. A bucket is an anomaly when its spend is
+spend per bucket is compared with a baseline that one spike cannot move. A series' history starts at
+its first bucket with a call — days before a store (or an agent, a model) existed are not $0 days —
+and from there on a bucket without calls counts as $0. The window starts on a bucket boundary, and the
+last bucket, still running, is judged but kept out of the baseline. The baseline is the **median** of
+the series (for hours, of the same hour of the day), with the **MAD** (median absolute deviation) as
+its spread. A bucket is an anomaly when its spend is
 
 - at least `factor` × the baseline (default 2×), and
 - more than 3 robust standard deviations (3 × 1.4826 × MAD) above it, and
-- at least `min_cost` above it, and at least `min_share` (5 %) of the total's usual spend per bucket,
-  so that a user who usually spends a cent does not stand out for spending ten.
+- at least `min_cost` above it, and at least `min_share` (25 %) of the total's usual spend per bucket,
+  so that a user who usually spends a cent does not stand out for spending ten, nor a user whose
+  day swings with a few large calls for a swing that leaves the total where it was.
 
-A value that spent in fewer than half of the buckets has no meaningful baseline and is not judged on
-its own (it can still be named as a driver). A dimension with a single value in the window is skipped:
-it would only repeat the total. A spike with exactly the same numbers as one of an earlier dimension
-(`model=o1` when only `agent=coder` uses it) is folded into that one's `also`, so the first dimension
-in `by` — the agent, by default — names it. Each anomaly of the total lists its **drivers**: the
-dimension values whose spend rose most above their own baselines in that bucket, with their share.
+A series with fewer than `min_history` complete buckets (5 days; for hours, 5 of each hour of the day)
+is not judged: the report says how much history there is instead of flagging everything as new.
+A value that spent in fewer than half of the buckets of its history has no meaningful baseline and is
+not judged on its own (it can still be named as a driver). A dimension with a single value in the
+window is skipped: it would only repeat the total. A spike with exactly the same numbers as one of an
+earlier dimension (`model=o1` when only `agent=coder` uses it) is folded into that one's `also`, so the
+first dimension in `by` — the agent, by default — names it. Each anomaly of the total lists its
+**drivers**: the dimension values whose spend rose most above their own baselines in that bucket, with
+their share.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import ValidationError
+from ..formatting import money_text
 from ..store.base import Store, check_dimension
 from .reports import make_filter, resolve_store
 from .windows import Window, resolve_window
@@ -36,6 +44,8 @@ __all__ = ["Anomaly", "AnomalyReport", "Driver", "anomalies"]
 
 _MAD_SCALE = 1.4826
 _Z = 3.0
+MIN_HISTORY = 5
+"""Buckets of history (per hour of the day, for hours) a series needs before it is judged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +91,11 @@ class Anomaly:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "at": self.at.isoformat(), "dimension": self.dimension, "value": self.value, "cost_usd": str(self.cost),
-            "baseline_usd": str(self.baseline), "mad_usd": str(self.mad),
-            "ratio": None if self.ratio == float("inf") else round(self.ratio, 4), "excess_usd": str(self.excess),
-            "drivers": [{"dimension": d.dimension, "value": d.value, "excess_usd": str(d.excess),
+            "at": self.at.isoformat(), "dimension": self.dimension, "value": self.value,
+            "cost_usd": money_text(self.cost), "baseline_usd": money_text(self.baseline),
+            "mad_usd": money_text(self.mad), "ratio": None if self.ratio == float("inf") else round(self.ratio, 4),
+            "excess_usd": money_text(self.excess),
+            "drivers": [{"dimension": d.dimension, "value": d.value, "excess_usd": money_text(d.excess),
                          "share": round(d.share, 4)} for d in self.drivers],
             "also": list(self.also),
         }  # fmt: skip
@@ -98,10 +109,33 @@ class AnomalyReport:
     factor: float
     anomalies: list[Anomaly]
     """Largest excess first."""
+    history_since: datetime | None = None
+    """The first bucket with a call in the window (None: no calls at all)."""
+    history: int = 0
+    """Complete buckets of history of the total (for hours: the fewest of any hour of the day)."""
+    min_history: int = MIN_HISTORY
+
+    @property
+    def enough_history(self) -> bool:
+        """Whether the total had enough history to be judged at all."""
+        return self.history >= self.min_history
+
+    @property
+    def note(self) -> str | None:
+        """Why nothing was judged, in words (None when the history sufficed)."""
+        if self.enough_history:
+            return None
+        if self.history_since is None:
+            return "no calls in this window: nothing to judge"
+        unit = "day(s)" if self.bucket == "day" else "day(s) of each hour"
+        return (f"too little history to judge: {self.history} {unit} since {self.history_since.date().isoformat()}, "
+                f"at least {self.min_history} needed")  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {"window": self.window.to_dict(), "bucket": self.bucket, "by": list(self.by), "factor": self.factor,
-                "anomalies": [a.to_dict() for a in self.anomalies]}  # fmt: skip
+                "history": {"since": self.history_since.isoformat() if self.history_since else None,
+                            "buckets": self.history, "min": self.min_history, "enough": self.enough_history},
+                "note": self.note, "anomalies": [a.to_dict() for a in self.anomalies]}  # fmt: skip
 
 
 def _buckets(window: Window, bucket: str, tz: tzinfo) -> list[datetime]:
@@ -122,11 +156,36 @@ def _buckets(window: Window, bucket: str, tz: tzinfo) -> list[datetime]:
     return out
 
 
-def _baselines(series: Sequence[Decimal], slots: Sequence[int]) -> tuple[list[Decimal], list[Decimal]]:
-    """Median and MAD per bucket, computed over the buckets that share its slot (hour of day, or one slot)."""
+def _bucket_end(start: datetime, bucket: str, tz: tzinfo) -> datetime:
+    if bucket == "hour":
+        return start + timedelta(hours=1)
+    return (datetime(start.year, start.month, start.day, tzinfo=tz) + timedelta(days=1)).astimezone(tz)
+
+
+def _history(slots: Sequence[int], hourly: bool) -> int:
+    """Buckets of history: their number for days; for hours, how many the least covered hour of the day has."""
+    if not hourly:
+        return len(slots)
+    counts = [0] * 24
+    for s in slots:
+        counts[s] += 1
+    return min(counts)
+
+
+def _baselines(
+    series: Sequence[Decimal], slots: Sequence[int], running: bool = True
+) -> tuple[list[Decimal], list[Decimal]]:
+    """Median and MAD per bucket over the buckets that share its slot (hour of day, or one slot).
+
+    A `running` last bucket (it ends after the window does) is judged but is not part of the baseline,
+    unless its slot has nothing else.
+    """
     groups: dict[int, list[Decimal]] = {}
-    for v, s in zip(series, slots, strict=True):
+    done = len(series) - 1 if running else len(series)
+    for v, s in zip(series[:done], slots[:done], strict=True):
         groups.setdefault(s, []).append(v)
+    if slots and slots[-1] not in groups:
+        groups[slots[-1]] = [series[-1]]
     stats = {}
     for s, values in groups.items():
         med = statistics.median(values)
@@ -143,7 +202,8 @@ def anomalies(
     by: Sequence[str] | str = ("agent", "model", "user", "project"),
     factor: float = 2.0,
     min_cost: Decimal | float | str = "0.01",
-    min_share: float = 0.05,
+    min_share: float = 0.25,
+    min_history: int = MIN_HISTORY,
     tz: str | tzinfo | None = None,
     store: Store | str | None = None,
     now: datetime | None = None,
@@ -160,6 +220,7 @@ def anomalies(
         factor: how many times the baseline counts as an anomaly.
         min_cost: the least excess (USD) worth reporting.
         min_share: the least excess as a fraction of the total's usual spend per bucket.
+        min_history: buckets of history a series needs to be judged (for hours: per hour of the day).
         tz, store, now, **filters: as for the other reports.
 
     Example:
@@ -170,6 +231,8 @@ def anomalies(
         raise ValidationError(f"bucket={bucket!r} is not valid: use 'day' or 'hour'")
     if type(factor) not in (int, float) or factor <= 1:
         raise ValidationError(f"factor={factor!r} is not valid: expected a number greater than 1")
+    if type(min_history) is not int or min_history < 3:
+        raise ValidationError(f"min_history={min_history!r} is not valid: expected a whole number of buckets >= 3")
     dims = tuple(check_dimension(d) for d in ((by,) if isinstance(by, str) else by))
     floor = Decimal(str(min_cost))
     now = now or datetime.now(timezone.utc)
@@ -180,47 +243,67 @@ def anomalies(
     flt = make_filter(window, filters)
     st = resolve_store(store)
     starts = _buckets(window, bucket, zone)
+    # Whole buckets only: the first one starts on its boundary, so it is not a part-day that looks quiet.
+    window = Window(starts[0], window.until, zone, window.label)
+    flt = make_filter(window, filters)
+    running = _bucket_end(starts[-1], bucket, zone) > window.until  # type: ignore[operator]
+    done = len(starts) - running  # complete buckets; a running last one is judged, not history
     index = {b: i for i, b in enumerate(starts)}
     slots = [b.hour if bucket == "hour" else 0 for b in starts]
     n = len(starts)
 
-    def series_of(groups: Any) -> dict[tuple[str | None, ...], list[Decimal]]:
+    def series_of(groups: Any) -> dict[tuple[str | None, ...], tuple[list[Decimal], int]]:
+        """Spend per bucket of each key, and the first bucket in which it made a call (where its history starts)."""
         out: dict[tuple[str | None, ...], list[Decimal]] = {}
+        firsts: dict[tuple[str | None, ...], int] = {}
         for g in groups:
             i = index.get(g.bucket.astimezone(zone)) if g.bucket is not None else None
             if i is not None:
                 out.setdefault(g.key, [Decimal(0)] * n)[i] += g.totals.cost_usd
-        return out
+                if g.totals.calls:
+                    firsts[g.key] = min(firsts.get(g.key, n), i)
+        return {k: (v, firsts.get(k, n)) for k, v in out.items()}
 
     found: list[Anomaly] = []
-    total = series_of(st.aggregate(flt, bucket=bucket, tz=zone)).get((), [Decimal(0)] * n)  # type: ignore[arg-type]
-    total_med, total_mad = _baselines(total, slots)
+    total, t0 = series_of(st.aggregate(flt, bucket=bucket, tz=zone)).get((), ([Decimal(0)] * n, n))  # type: ignore[arg-type]
+    history = _history(slots[t0:done], bucket == "hour")
+    since = starts[t0] if t0 < n else None
+    if history < min_history:
+        return AnomalyReport(window=window, bucket=bucket, by=dims, factor=float(factor), anomalies=[],
+                             history_since=since, history=history, min_history=min_history)  # fmt: skip
+    total_med, total_mad = _baselines(total[t0:], slots[t0:], running)
     share = Decimal(str(min_share))
     floors = [max(floor, share * m) for m in total_med]
-    per_dim: dict[str, dict[tuple[str | None, ...], tuple[list[Decimal], list[Decimal], list[Decimal]]]] = {}
+    per_dim: dict[str, dict[tuple[str | None, ...], tuple[list[Decimal], list[Decimal], int]]] = {}
     for dim in dims:
         per_dim[dim] = {}
         by_value = series_of(st.aggregate(flt, by=(dim,), bucket=bucket, tz=zone))  # type: ignore[arg-type]
         if len(by_value) < 2:  # one value is the total again: it neither stands out nor explains anything
             continue
-        for key, values in by_value.items():
-            med, mad = _baselines(values, slots)
-            per_dim[dim][key] = (values, med, mad)
-            if sum(1 for v in values if v > 0) * 2 >= n:
-                found.extend(_judge(dim, key[0], starts, values, med, mad, factor, floors))
+        for key, (values, first) in by_value.items():
+            first = max(first, t0)
+            if first >= n:
+                continue
+            med, mad = _baselines(values[first:], slots[first:], running)
+            per_dim[dim][key] = (values, med, first)
+            judged = values[first:]
+            enough = _history(slots[first:done], bucket == "hour") >= min_history
+            if enough and sum(1 for v in judged if v > 0) * 2 >= len(judged):
+                found.extend(_judge(dim, key[0], starts[first:], judged, med, mad, factor, floors[first - t0 :]))
     found = _fold(found)
-    for a in _judge("total", None, starts, total, total_med, total_mad, factor, floors):
+    for a in _judge("total", None, starts[t0:], total[t0:], total_med, total_mad, factor, floors):
         i = index[a.at]
         drivers = sorted(
-            (Driver(dim, key[0], v[i] - m[i], 0.0) for dim, groups in per_dim.items()
-             for key, (v, m, _) in groups.items() if v[i] - m[i] > 0),
+            (Driver(dim, key[0], v[i] - m[i - f], 0.0) for dim, groups in per_dim.items()
+             for key, (v, m, f) in groups.items() if i >= f and v[i] - m[i - f] > 0),
             key=lambda d: (-d.excess, d.dimension, d.value or ""),
         )[:5]  # fmt: skip
         drivers = [Driver(d.dimension, d.value, d.excess, float(d.excess / a.excess) if a.excess else 0.0)
                    for d in drivers]  # fmt: skip
         found.append(Anomaly(a.at, a.dimension, a.value, a.cost, a.baseline, a.mad, a.ratio, a.excess, tuple(drivers)))
     found.sort(key=lambda a: (-a.excess, a.at, a.dimension != "total", a.dimension, a.value or ""))
-    return AnomalyReport(window=window, bucket=bucket, by=dims, factor=float(factor), anomalies=found)
+    return AnomalyReport(window=window, bucket=bucket, by=dims, factor=float(factor), anomalies=found,
+                         history_since=since, history=history, min_history=min_history)  # fmt: skip
 
 
 def _fold(found: list[Anomaly]) -> list[Anomaly]:

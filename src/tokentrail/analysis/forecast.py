@@ -13,6 +13,12 @@ The method depends on how much history there is, and the result names the one us
   linear trend on the weekday-adjusted series, and multiply back. The interval combines residual spread
   (inflated for day-to-day correlation) with the uncertainty of the fitted level and slope.
 
+One-off spikes do not set the rate. With 5 full days or more, a day at least 2x what the model expects
+of it and more than 3 robust standard deviations above (the rule `anomalies` uses) is left out: the
+mean skips it, the longer models see it replaced by the model's own value for that day. The result
+lists those days (`outliers`) and says so; if spikes are frequent (over a quarter of the days) they
+are the pattern, and nothing is left out.
+
 Daily forecasts never go below zero. End of month = actual spend so far this month + the forecast for
 the rest of today and the remaining days. What-if scenarios (`growth=20%`, `move:model=gpt-4o->gpt-4o-mini`)
 rebuild the series — moved traffic is repriced from its stored token counts, cache reads and writes
@@ -25,12 +31,13 @@ import math
 import re
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from ..errors import ValidationError
+from ..formatting import money_text
 from ..store.base import Filter, Store, check_dimension
 from .reports import make_filter, resolve_store
 from .windows import Window, resolve_tz
@@ -39,6 +46,10 @@ __all__ = ["Backtest", "DailyForecast", "Forecast", "ForecastLine", "Scenario", 
            "forecast", "parse_what_if"]  # fmt: skip
 
 MIN_SEASONAL_DAYS = 14
+MIN_OUTLIER_DAYS = 5
+"""Full days of history before a day can be called a spike and left out of the rate."""
+_SPIKE_FACTOR = 2.0
+_SPIKE_Z = 3 * 1.4826
 _Q = Decimal("0.000001")
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -82,6 +93,8 @@ class _Model:
     """Variance multiplier of a sum of days, for positively correlated residuals."""
     ref: float = 0.0
     """Mean daily spend of the history: day-to-day noise is taken to grow with the level (costs vary in %)."""
+    outliers: tuple[int, ...] = ()
+    """Days (index into the history) left out of the fit as one-off spikes."""
 
     def point(self, day: date) -> float:
         t = (day - self.first).days
@@ -171,15 +184,44 @@ def fit_daily(values: Sequence[float], first: date, *, today_so_far: float = 0.0
         rate = today_so_far / max(day_fraction, 1 / 24)
         return _Model("today_run_rate", 1, rate, 0.0, None, first, 0.5 * rate, 1, 0.0, (0.5 * rate) ** 2, 0.0)
     if n < MIN_SEASONAL_DAYS:
-        mean = sum(ys) / n
-        sd = max(statistics.stdev(ys) if n > 1 else 0.5 * mean, 0.25 * mean)
-        return _Model("mean_rate", n, mean, 0.0, None, first, sd, max(1, n - 1), 0.0, sd * sd / n, 0.0)
+        out = _spikes(ys, [statistics.median(ys)] * n) if n >= MIN_OUTLIER_DAYS else []
+        kept = [y for i, y in enumerate(ys) if i not in out]
+        mean = sum(kept) / len(kept)
+        sd = max(statistics.stdev(kept) if len(kept) > 1 else 0.5 * mean, 0.25 * mean)
+        return _Model("mean_rate", len(kept), mean, 0.0, None, first, sd, max(1, len(kept) - 1), 0.0,
+                      sd * sd / len(kept), 0.0, outliers=tuple(out))  # fmt: skip
+    best = _select(ys, first)
+    out = _spikes(ys, [best.point(first + timedelta(days=i)) for i in range(n)])
+    if not out:
+        return best
+    # Fit again with each spike day replaced by what the model expects of that day (twice, so that the
+    # replacement no longer carries the spike's pull on the first fit), keeping the series regular for
+    # the weekday factors.
+    for _ in range(2):
+        best = _select([best.point(first + timedelta(days=i)) if i in out else y for i, y in enumerate(ys)], first)
+    return replace(best, outliers=tuple(out))
+
+
+def _select(ys: Sequence[float], first: date) -> _Model:
+    """The best of level, linear trend and their seasonal forms by BIC (a trend only when clearly there)."""
     candidates = [_fit_trend(ys, first, seasonal, trend) for seasonal in (False, True) for trend in (False, True)]
     # A trend is extrapolated for weeks, so it must be clearly there: |slope| at least 3 standard errors.
     candidates = [
         c for c in candidates if not c[0].method.endswith("trend") or c[0].b ** 2 >= 9 * c[0].var_b * c[0].inflation
     ]
     return min(candidates, key=lambda c: c[1])[0]
+
+
+def _spikes(ys: Sequence[float], expected: Sequence[float]) -> list[int]:
+    """Days that are one-off spikes by the rule `anomalies` uses: at least 2x what was expected and more
+    than 3 robust standard deviations (1.4826 x the MAD of the residuals) above it."""
+    resid = [y - e for y, e in zip(ys, expected, strict=True)]
+    centre = statistics.median(resid)
+    mad = statistics.median([abs(r - centre) for r in resid])
+    out = [i for i, (y, e, r) in enumerate(zip(ys, expected, resid, strict=True))
+           if y > 0 and y >= _SPIKE_FACTOR * e and r - centre > _SPIKE_Z * mad]  # fmt: skip
+    # Frequent "spikes" are the pattern, not exceptions: leave the series alone.
+    return out if len(out) * 4 <= len(ys) else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,22 +258,37 @@ class ForecastLine:
     eom_low: Decimal
     eom_high: Decimal
     daily: tuple[DailyForecast, ...] = ()
+    outliers: tuple[tuple[date, Decimal], ...] = ()
+    """One-off spike days (and their spend) left out of the rate; they count in `month_to_date` as spent."""
+
+    @property
+    def note(self) -> str | None:
+        """In words, what the rate leaves out (None when nothing)."""
+        if not self.outliers:
+            return None
+        days = ", ".join(f"{d.isoformat()} (${v:,.2f})" for d, v in self.outliers)
+        what = "a one-off spike" if len(self.outliers) == 1 else f"{len(self.outliers)} one-off spikes"
+        return f"{days} left out of the rate as {what}; the forecast is for days like the others"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": list(self.key),
             "method": self.method,
             "history_days": self.history_days,
-            "daily_rate": str(self.daily_rate),
-            "trend_per_day": str(self.trend_per_day),
+            "daily_rate": money_text(self.daily_rate),
+            "trend_per_day": money_text(self.trend_per_day),
             "weekday_factors": dict(zip(_WEEKDAYS, (round(f, 4) for f in self.weekday_factors), strict=True))
             if self.weekday_factors
             else None,
-            "next": {"total": str(self.next_total), "low": str(self.next_low), "high": str(self.next_high)},
-            "month_to_date": str(self.month_to_date),
-            "end_of_month": {"total": str(self.end_of_month), "low": str(self.eom_low), "high": str(self.eom_high)},
-            "daily": [{"day": d.day.isoformat(), "value": str(d.value), "low": str(d.low), "high": str(d.high)}
-                      for d in self.daily],
+            "next": {"total": money_text(self.next_total), "low": money_text(self.next_low),
+                     "high": money_text(self.next_high)},
+            "month_to_date": money_text(self.month_to_date),
+            "end_of_month": {"total": money_text(self.end_of_month), "low": money_text(self.eom_low),
+                             "high": money_text(self.eom_high)},
+            "daily": [{"day": d.day.isoformat(), "value": money_text(d.value), "low": money_text(d.low),
+                       "high": money_text(d.high)} for d in self.daily],
+            "outliers": [{"day": d.isoformat(), "spend_usd": money_text(v)} for d, v in self.outliers],
+            "note": self.note,
         }  # fmt: skip
 
 
@@ -268,6 +325,8 @@ def _line(key: tuple[str | None, ...], series: Mapping[date, Decimal], today: da
         next_low=_dec(low * scale), next_high=_dec(high * scale), month_to_date=mtd,
         end_of_month=mtd + _dec(e_mean * scale), eom_low=mtd + _dec(e_low * scale),
         eom_high=mtd + _dec(e_high * scale), daily=tuple(daily),
+        outliers=tuple((first + timedelta(days=i), series.get(first + timedelta(days=i), Decimal(0)))
+                       for i in model.outliers),
     )  # fmt: skip
 
 
@@ -324,9 +383,9 @@ class Scenario:
     note: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"what_if": self.what_if.text, "forecast": self.line.to_dict(), "delta_next": str(self.delta_next),
-                "delta_end_of_month": str(self.delta_end_of_month), "moved_share": round(self.moved_share, 6),
-                "note": self.note}  # fmt: skip
+        return {"what_if": self.what_if.text, "forecast": self.line.to_dict(),
+                "delta_next": money_text(self.delta_next), "delta_end_of_month": money_text(self.delta_end_of_month),
+                "moved_share": round(self.moved_share, 6), "note": self.note}  # fmt: skip
 
 
 def _repriced(store: Store, flt: Filter, w: WhatIf, tz: tzinfo) -> tuple[dict[date, Decimal], dict[date, Decimal]]:

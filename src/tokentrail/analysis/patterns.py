@@ -12,6 +12,7 @@ from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from ..formatting import money_text
 from ..store.base import Store, Totals
 from .reports import query, resolve_store, totals_dict
 from .windows import Window
@@ -73,7 +74,7 @@ class UsagePatterns:
             "hours": list(range(24)),
             "calls": self.calls,
             "tokens": self.tokens,
-            "cost_usd": [[str(c) for c in row] for row in self.cost_usd],
+            "cost_usd": [[money_text(c) for c in row] for row in self.cost_usd],
             "peak": {"weekday": WEEKDAYS[peak[0]], "hour": peak[1], "calls": peak[2]} if peak else None,
             "busiest_day": {"date": busiest.day.isoformat(), **totals_dict(busiest.totals)} if busiest else None,
             "costliest_day": {"date": costliest.day.isoformat(), **totals_dict(costliest.totals)}

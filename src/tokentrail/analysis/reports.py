@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import ValidationError
+from ..formatting import money_text
 from ..store.base import Filter, Group, Store, Totals, check_dimension
 from .windows import Window, resolve_window
 
@@ -80,8 +81,13 @@ def query(
     return window, make_filter(window, filters)
 
 
+def cost_or_none(t: Totals) -> Decimal | None:
+    """The cost of a group, or None when it has calls and none of them was priced (unknown, not $0)."""
+    return None if t.calls and t.unpriced_calls >= t.calls else t.cost_usd
+
+
 def totals_dict(t: Totals) -> dict[str, Any]:
-    """The stable JSON shape of a Totals (cost as a string of the exact Decimal)."""
+    """The stable JSON shape of a Totals (cost as canonical money text, `None` when no call was priced)."""
     return {
         "calls": t.calls,
         "errors": t.errors,
@@ -94,7 +100,7 @@ def totals_dict(t: Totals) -> dict[str, Any]:
         "reasoning_tokens": t.reasoning_tokens,
         "estimated_calls": t.estimated_calls,
         "unpriced_calls": t.unpriced_calls,
-        "cost_usd": str(t.cost_usd),
+        "cost_usd": money_text(cost_or_none(t)),
         "avg_duration_ms": t.avg_duration_ms,
         "avg_ttft_ms": t.avg_ttft_ms,
         "tokens_per_second": t.tokens_per_second,

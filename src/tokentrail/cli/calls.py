@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ..analysis.export import EXPORT_FIELDS, select_calls
+from ..analysis.export import EXPORT_FIELDS, plain, select_calls
+from ..formatting import csv_cell, safe_text
 from ..model import Call
 from .app import report_command
 from .options import ReportOptions
@@ -61,7 +62,8 @@ def call_line(call: Call, tz: tzinfo, color: bool) -> str:
         "latency": fmt_ms(call.duration_ms),
         "status": status,
     }
-    line = "  ".join(_fit(cells[n], w, n in _RIGHT) for n, w in _WIDTHS).rstrip()
+    # Stored values are shown with control characters escaped: a user= value cannot drive the terminal.
+    line = "  ".join(_fit(safe_text(cells[n]), w, n in _RIGHT) for n, w in _WIDTHS).rstrip()
     if not call.success:
         return paint(line, "red", color)
     return paint(line, "yellow", color) if call.cost_usd is None else line
@@ -70,7 +72,7 @@ def call_line(call: Call, tz: tzinfo, color: bool) -> str:
 def _flat(call: Call) -> list[Any]:
     import json
 
-    d = call.to_dict()
+    d = plain(call)
     d["labels"] = json.dumps(d["labels"], sort_keys=True) if d["labels"] else None
     return [d[f] for f in EXPORT_FIELDS]
 
@@ -98,9 +100,9 @@ class _Printer:
                 self.csv.writerow(EXPORT_FIELDS)
         for call in calls:
             if self.fmt == "json":
-                self.out.write(json.dumps(call.to_dict(), ensure_ascii=False) + "\n")
+                self.out.write(json.dumps(plain(call), ensure_ascii=False) + "\n")
             elif self.fmt == "csv":
-                self.csv.writerow(["" if v is None else v for v in _flat(call)])
+                self.csv.writerow([csv_cell(v) for v in _flat(call)])
             else:
                 self.out.write(call_line(call, self.tz, self.color) + "\n")
         self.out.flush()

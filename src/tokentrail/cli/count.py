@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UnknownModelError, ValidationError
+from ..formatting import money_text
 from .app import OutputFormat
 from .render import emit, fmt_cost, kv_block, paint
 
@@ -87,7 +88,7 @@ def register(app: typer.Typer) -> None:
             "tokens": counted.tokens,
             "exact": counted.exact,
             "method": counted.method,
-            "input_cost_usd": str(cost) if cost is not None else None,
+            "input_cost_usd": money_text(cost),
             "provider": info.provider_id if info is not None else None,
             "context_window": window,
             "context_share": round(share, 6) if share is not None else None,

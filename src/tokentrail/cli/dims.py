@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from ..analysis import Breakdown, BreakdownRow, breakdown
+from ..formatting import money_text
 from ..store.base import Totals
 from .app import report_command
 from .costs import breakdown_csv, notes
@@ -42,6 +43,10 @@ def avg_cost(t: Totals) -> Decimal | None:
     return t.cost_usd / priced if priced else None
 
 
+_PICO = Decimal("1E-12")
+"""An average is a quotient: shown to the pico-dollar, the precision the stores keep."""
+
+
 def _sort(rows: list[BreakdownRow], key: SortKey) -> list[BreakdownRow]:
     if key is SortKey.tokens:
         return sorted(rows, key=lambda r: -r.totals.total_tokens)
@@ -58,7 +63,7 @@ def _data(result: Breakdown) -> dict[str, Any]:
     d = result.to_dict()
     for row, r in zip(d["rows"], result.rows, strict=True):
         avg = avg_cost(r.totals)
-        row["avg_cost_usd"] = str(avg) if avg is not None else None
+        row["avg_cost_usd"] = money_text(avg.quantize(_PICO)) if avg is not None else None
     return d
 
 
@@ -67,7 +72,7 @@ def _csv(result: Breakdown) -> tuple[list[str], list[list[Any]]]:
     header.append("avg_cost_usd")
     for row, r in zip(rows, result.rows, strict=True):
         avg = avg_cost(r.totals)
-        row.append(str(avg) if avg is not None else None)
+        row.append(money_text(avg.quantize(_PICO)) if avg is not None else None)
     return header, rows
 
 

@@ -40,6 +40,8 @@ def _line_pairs(line: ForecastLine, days: int) -> list[tuple[str, str]]:
     if line.trend_per_day:
         sign = "+" if line.trend_per_day > 0 else "-"
         pairs.append(("trend", f"{sign}{format_money(abs(line.trend_per_day))} per day, each day"))
+    if line.note:
+        pairs.append(("spikes", line.note))
     if line.weekday_factors:
         pairs.append(
             ("weekdays", "  ".join(f"{d} {f:.2f}" for d, f in zip(_WEEKDAYS, line.weekday_factors, strict=True)))
@@ -87,7 +89,7 @@ def _forecast_csv(f: Forecast) -> tuple[list[str], list[list[Any]]]:
 def _anomalies_text(r: AnomalyReport, color: bool) -> str:
     title = f"spend anomalies — {r.window.label}, per {r.bucket}, {r.factor:g}x a robust baseline ({r.window.tz_name})"
     if not r.anomalies:
-        return f"{title}\n  none found"
+        return f"{title}\n  {r.note or 'none found'}"
     fmt = "%Y-%m-%d %H:00" if r.bucket == "hour" else "%Y-%m-%d %a"
     rows = []
     for a in r.anomalies:

@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
 
 def _csv(result: UsagePatterns) -> tuple[list[str], list[list[Any]]]:
     rows = [
-        [WEEKDAYS[d], h, result.calls[d][h], result.tokens[d][h], str(result.cost_usd[d][h])]
+        [WEEKDAYS[d], h, result.calls[d][h], result.tokens[d][h], result.cost_usd[d][h]]
         for d in range(7)
         for h in range(24)
     ]

@@ -7,6 +7,7 @@ with `NO_COLOR` set or `TERM=dumb`, always with `FORCE_COLOR` set.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any, TextIO
 
 from ..display import format_money, format_tokens
+from ..formatting import csv_cell, money_text, number_text, safe_text
 
 __all__ = [
     "Column",
@@ -204,6 +206,10 @@ def table(
     columns (default: the terminal's, no limit when not writing to one) by abbreviating and hiding the
     columns that allow it (see `Column`); money is never cut. A hidden column is named under the table.
     """
+    # Cells carry stored values (model, agent, user, label …) that anyone making LLM calls controls: control
+    # characters are shown as escapes, so no cell can move the cursor, fake a line or set the clipboard.
+    rows = [[safe_text(c, keep_color=True) for c in r] for r in rows]
+    footer = [safe_text(c, keep_color=True) for c in footer] if footer else footer
     body = [list(r) for r in rows]
     natural = [len(c.header) for c in columns]
     for r in body + ([list(footer)] if footer else []):
@@ -244,7 +250,7 @@ def kv_block(pairs: Sequence[tuple[str, str]], *, color: bool, title: str | None
     """`label  value` lines with the labels dimmed and aligned."""
     width = max((len(k) for k, _ in pairs), default=0)
     lines = [paint(title, "bold", color)] if title else []
-    lines += [f"  {paint(k.ljust(width), 'dim', color)}  {v}" for k, v in pairs]
+    lines += [f"  {paint(k.ljust(width), 'dim', color)}  {safe_text(v, keep_color=True)}" for k, v in pairs]
     return "\n".join(lines)
 
 
@@ -253,10 +259,33 @@ def kv_block(pairs: Sequence[tuple[str, str]], *, color: bool, title: str | None
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return money_text(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def to_json(value: Any, indent: str = "") -> str:
+    """JSON like `json.dumps(value, indent=2)`, but floats in fixed notation (`0.000079`, never `7.9e-05`),
+    non-finite floats as `null`, Decimals as canonical money text."""
+    import json
+
+    if isinstance(value, float):
+        return number_text(value) if math.isfinite(value) else "null"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        items = [f"{inner}{json.dumps(str(k))}: {to_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        return "[\n" + ",\n".join(inner + to_json(v, inner) for v in value) + f"\n{indent}]"
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return json.dumps(value)
+    return to_json(_json_default(value), indent)
 
 
 def emit(
@@ -267,12 +296,14 @@ def emit(
     text: Callable[[bool], str],
     out: TextIO | None = None,
 ) -> None:
-    """Write a report in the chosen format: `data()` as JSON, `csv_rows()` as CSV, or `text(color)`."""
+    """Write a report in the chosen format: `data()` as JSON, `csv_rows()` as CSV, or `text(color)`.
+
+    JSON and CSV share one rendering of numbers (`tokentrail.formatting`): money as exact plain text, no
+    exponents; CSV text cells are defused against formula injection and control characters.
+    """
     out = out or sys.stdout
     if fmt == "json":
-        import json
-
-        out.write(json.dumps(data(), indent=2, default=_json_default) + "\n")
+        out.write(to_json(data()) + "\n")
     elif fmt == "csv":
         import csv
 
@@ -280,7 +311,7 @@ def emit(
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(header)
         for row in rows:
-            writer.writerow(["" if v is None else v for v in row])
+            writer.writerow([csv_cell(v) for v in row])
     else:
         out.write(text(use_color(out)) + "\n")
     out.flush()

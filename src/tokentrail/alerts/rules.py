@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from ..errors import ValidationError
+from ..formatting import money_text
 from ..store.base import Filter, Store, check_dimension
 from .model import Alert
 
@@ -22,6 +23,7 @@ __all__ = ["CostSpikeRule", "ErrorRateRule", "LatencyRule", "Rule", "TokenRateRu
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MICRO = Decimal("0.000001")
 
 
 def parse_duration(value: object, name: str = "duration") -> timedelta:
@@ -152,7 +154,7 @@ class CostSpikeRule:
                       f"${expected:.2f}",
                 message=f"Baseline: average spend per {_minutes(self.window)} over the previous "
                         f"{span.days or 1} day(s).",
-                data={"spent_usd": str(spent), "baseline_usd": str(expected.quantize(Decimal('0.000001'))),
+                data={"spent_usd": money_text(spent), "baseline_usd": money_text(expected.quantize(_MICRO)),
                       "ratio": round(ratio, 3), "window_s": self.window.total_seconds(), "by": self.by,
                       "value": g.key[0] if by else None},
             ))  # fmt: skip

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..errors import ValidationError
+from ..formatting import money_text
 from ..store.base import Filter, Store
 from .ledger import fired_thresholds, reserved_total
 from .periods import period_window
@@ -91,6 +92,8 @@ class BudgetStatus:
 
     def to_dict(self) -> dict[str, Any]:
         def text(v: object) -> str | None:
+            if isinstance(v, Decimal):
+                return money_text(v)  # plain digits, never an exponent, same text on every store
             return None if v is None else v.isoformat() if isinstance(v, datetime) else str(v)
 
         return {
@@ -100,11 +103,11 @@ class BudgetStatus:
             "period_start": text(self.period_start),
             "period_end": text(self.period_end),
             "session": self.session,
-            "spent_usd": str(self.spent_usd),
+            "spent_usd": money_text(self.spent_usd),
             "spent_tokens": self.spent_tokens,
             "calls": self.calls,
             "unpriced_calls": self.unpriced_calls,
-            "reserved_usd": str(self.reserved_usd),
+            "reserved_usd": money_text(self.reserved_usd),
             "reserved_tokens": self.reserved_tokens,
             "remaining_usd": text(self.remaining_usd),
             "remaining_tokens": self.remaining_tokens,

@@ -171,6 +171,9 @@ def test_status_gives_spent_remaining_projection_and_run_out_date(shared_store: 
         and Decimal(d["remaining_usd"]) == 53
         and d["runs_out_at"].startswith("2026-11-22")
     )
+    # money as canonical text: plain digits, 6 places at least, never an exponent (str(Decimal) gives "0E-8")
+    assert (d["spent_usd"], d["remaining_usd"], d["projected_usd"]) == ("47.000000", "53.000000", "141.000000")
+    assert d["reserved_usd"] == "0.000000"
     tracker.close()
 
 

@@ -365,21 +365,25 @@ class SQLiteStore:
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
-        """Open `sqlite:///relative.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`.
+        """Open `sqlite:///absolute/path.db`, `sqlite://relative/path.db`, `sqlite://~/x.db` or `sqlite:///:memory:`.
+
+        The path rule is `store.location`'s; `url` becomes the canonical `sqlite:///absolute/path.db`.
 
         Raises:
             ConfigError: the URL does not name a file.
             StoreError: the store cannot be opened.
         """
-        prefix = "sqlite:///"
-        if type(url) is not str or not url.lower().startswith(prefix) or len(url) == len(prefix):
+        from .location import locate
+
+        if type(url) is not str or not url.lower().startswith("sqlite://"):
             raise ConfigError(
-                f"SQLite store URL {url!r} is not valid: expected sqlite:///path.db or sqlite:///:memory:"
+                f"SQLite store URL {url!r} is not valid: expected sqlite:///absolute/path.db, "
+                "sqlite://relative/path.db or sqlite:///:memory:"
             )
-        path = url[len(prefix) :]
-        if path != ":memory:":
-            path = str(Path(path).expanduser())
-        return cls(path, url=url)
+        location = locate(url)
+        if location.path is None:
+            return cls(":memory:", url=location.url)
+        return cls(str(location.path), url=location.url)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"

@@ -360,7 +360,8 @@ class SqlFilter:
     param: str = "?"
     label_sql: Callable[[str, str], str] = lambda column, param: (
         # json_extract() ends a text at NUL; labels holding one (stored escaped as \u0000) go to tt_label().
-        f"CASE WHEN instr({column}, '\\u0000') THEN tt_label({column}, {param}) ELSE json_extract({column}, {param}) END"
+        f"CASE WHEN instr({column}, '\\u0000') THEN tt_label({column}, {param}) "
+        f"ELSE json_extract({column}, {param}) END"
     )
     label_path: Callable[[str], str] = lambda key: f'$."{key}"'
     conditions: list[str] = field(default_factory=list)

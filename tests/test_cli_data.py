@@ -44,7 +44,7 @@ def test_calls_json_lines_and_filters(url: str) -> None:
 
 def test_calls_follow_prints_new_calls_once(url: str) -> None:
     def write_later() -> None:
-        time.sleep(0.3)
+        time.sleep(1.5)  # after the listing, even on a busy machine
         now = datetime.now(timezone.utc)
         store = open_store(url)
         try:
@@ -82,13 +82,38 @@ def test_calls_follow_prints_new_calls_once(url: str) -> None:
     writer.start()
     try:
         result = run(
-            "calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "12", "-n", "2", "--format", "json"
+            "calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "35", "-n", "2", "--format", "json"
         )
     finally:
         writer.join()
     assert result.exit_code == 0, result.output
     ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
     assert ids[:2] == ["c4", "c5"] and sorted(ids[2:]) == ["new-1", "new-2"]  # each new call once
+
+
+def test_calls_follow_does_not_reprint_calls_stored_before_it_started(url: str) -> None:
+    # Calls of the last minutes that the listing (-n 2) did not show were printed by the first poll as new.
+    now = datetime.now(timezone.utc)
+    earlier = [
+        Call(id=f"old-{i}", started_at=now - timedelta(minutes=14, seconds=-i), model="gpt-4o", agent="before")
+        for i in range(5)
+    ]
+    seed(url, earlier)
+
+    def write_later() -> None:
+        time.sleep(1.5)  # after the listing, even on a busy machine
+        seed(url, [Call(id="after-1", started_at=datetime.now(timezone.utc) - timedelta(minutes=3), model="m")])
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        result = run("calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "35", "-n", "2",
+                     "--format", "json")  # fmt: skip
+    finally:
+        writer.join()
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == ["old-3", "old-4", "after-1"]  # the listing, then only the call written after the start
 
 
 def test_watch_renders_frames(url: str) -> None:

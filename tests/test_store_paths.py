@@ -185,3 +185,9 @@ def test_shown_location_masks_passwords_and_keeps_bad_urls_as_given() -> None:
     assert shown_location("postgresql://app:s3cret@db/x") == "postgresql://app:***@db/x"
     assert shown_location("memory://") == "memory://"
     assert shown_location("nothing-known") == "nothing-known"
+
+
+def test_prune_on_a_missing_store_creates_nothing(tmp_path: Path) -> None:
+    result = run("prune", "--older-than", "30d", "--yes", "--store", f"sqlite://{tmp_path / 'gone' / 'x.db'}")
+    assert result.exit_code == 1 and f"no SQLite store at '{tmp_path / 'gone' / 'x.db'}'" in result.stderr
+    assert not (tmp_path / "gone").exists()

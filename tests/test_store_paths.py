@@ -115,9 +115,10 @@ def test_a_path_that_names_no_kind_of_store_is_refused_with_its_absolute_form(
 def test_readers_never_create_a_store(kind: str, tmp_path: Path) -> None:
     missing = tmp_path / "nonexistent" / "dir" / _name(kind)
     noun = "file" if kind == "sqlite" else "folder"
-    with pytest.raises(StoreError, match=f"no {'SQLite' if kind == 'sqlite' else 'JSONL'} store at '{missing}': "
-                       f"the {noun} does not exist"):  # fmt: skip
-        open_store(f"{kind}://{missing}", create=False)
+    for url in (f"{kind}://{missing}", f"{kind}:///{missing}", str(missing) + ("" if kind == "sqlite" else "/")):
+        with pytest.raises(StoreError, match=f"no {'SQLite' if kind == 'sqlite' else 'JSONL'} store at '{missing}': "
+                           f"the {noun} does not exist"):  # fmt: skip
+            open_store(url, create=False)
     assert not (tmp_path / "nonexistent").exists()
     store = open_store(f"{kind}://{missing}")  # a writer creates it
     store.close()

@@ -192,3 +192,13 @@ def test_prune_on_a_missing_store_creates_nothing(tmp_path: Path) -> None:
     result = run("prune", "--older-than", "30d", "--yes", "--store", f"sqlite://{tmp_path / 'gone' / 'x.db'}")
     assert result.exit_code == 1 and f"no SQLite store at '{tmp_path / 'gone' / 'x.db'}'" in result.stderr
     assert not (tmp_path / "gone").exists()
+
+
+def test_the_fast_stats_path_refuses_a_missing_store_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tokentrail.cli import main
+
+    missing = tmp_path / "nonexistent" / "dir" / "x.db"
+    assert main(["stats", "--store", f"sqlite:///{missing}"]) == 1  # the four-slash spelling
+    err = capsys.readouterr().err
+    assert err.startswith(f"Error: no SQLite store at '{missing}'") and err.count("\n") == 1
+    assert not (tmp_path / "nonexistent").exists()

@@ -138,7 +138,7 @@ def test_fast_stats_parser_leaves_the_unusual_to_typer() -> None:
     ],
 )
 def test_errors_are_one_line_with_exit_status(tmp_path: Path, args: list[str], code: int, message: str) -> None:
-    url = store_url(tmp_path)
+    url = seed(store_url(tmp_path))  # an existing store: a missing one is an error of its own
     if "--store" not in args and args[0] not in ("nope", "price"):
         args = [*args, "--store", url]
     result = run(*args)
@@ -150,7 +150,7 @@ def test_errors_are_one_line_with_exit_status(tmp_path: Path, args: list[str], c
 
 
 def test_fast_path_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["stats", "--since", "2025-13-45", "--store", store_url(tmp_path)]) == 1
+    assert main(["stats", "--since", "2025-13-45", "--store", seed(store_url(tmp_path))]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("Error: --since '2025-13-45' is not a date")
 

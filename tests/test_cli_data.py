@@ -44,7 +44,7 @@ def test_calls_json_lines_and_filters(url: str) -> None:
 
 def test_calls_follow_prints_new_calls_once(url: str) -> None:
     def write_later() -> None:
-        time.sleep(0.3)
+        time.sleep(1.5)  # after the listing, even on a busy machine
         now = datetime.now(timezone.utc)
         store = open_store(url)
         try:
@@ -82,13 +82,38 @@ def test_calls_follow_prints_new_calls_once(url: str) -> None:
     writer.start()
     try:
         result = run(
-            "calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "12", "-n", "2", "--format", "json"
+            "calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "35", "-n", "2", "--format", "json"
         )
     finally:
         writer.join()
     assert result.exit_code == 0, result.output
     ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
     assert ids[:2] == ["c4", "c5"] and sorted(ids[2:]) == ["new-1", "new-2"]  # each new call once
+
+
+def test_calls_follow_does_not_reprint_calls_stored_before_it_started(url: str) -> None:
+    # Calls of the last minutes that the listing (-n 2) did not show were printed by the first poll as new.
+    now = datetime.now(timezone.utc)
+    earlier = [
+        Call(id=f"old-{i}", started_at=now - timedelta(minutes=14, seconds=-i), model="gpt-4o", agent="before")
+        for i in range(5)
+    ]
+    seed(url, earlier)
+
+    def write_later() -> None:
+        time.sleep(1.5)  # after the listing, even on a busy machine
+        seed(url, [Call(id="after-1", started_at=datetime.now(timezone.utc) - timedelta(minutes=3), model="m")])
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    try:
+        result = run("calls", "--store", url, "--follow", "--interval", "0.1", "--max-polls", "35", "-n", "2",
+                     "--format", "json")  # fmt: skip
+    finally:
+        writer.join()
+    assert result.exit_code == 0, result.output
+    ids = [json.loads(line)["id"] for line in result.stdout.splitlines()]
+    assert ids == ["old-3", "old-4", "after-1"]  # the listing, then only the call written after the start
 
 
 def test_watch_renders_frames(url: str) -> None:
@@ -211,3 +236,62 @@ def test_export_rows_are_exactly_call_to_dict() -> None:
                     for k, v in call.to_dict().items()}  # fmt: skip  # money as canonical text, the same value
         assert plain(call) == expected
         assert list(plain(call)) == list(EXPORT_FIELDS)
+
+
+def _cli(*args: str) -> list[str]:
+    """A real `tokentrail` process (pipes and exit statuses as a shell sees them), this tree's sources first."""
+    import sys
+
+    return [sys.executable, "-c", "import sys; from tokentrail.cli import main; sys.exit(main())", *args]
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    import tokentrail
+
+    src = str(Path(tokentrail.__file__).parent.parent)
+    return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@pytest.mark.parametrize("args", [["export"], ["export", "-f", "csv"], ["calls", "-n", "3000"]])
+def test_a_reader_that_leaves_early_is_not_an_error(tmp_path: Path, args: list[str]) -> None:
+    # `tokentrail export | head -1`: more output than a pipe holds, and the reader closes after one line.
+    import subprocess
+
+    at = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    url = seed(store_url(tmp_path), [Call(id=f"p{i:05d}", started_at=at + timedelta(seconds=i), model="m" * 200)
+                                     for i in range(3000)])  # fmt: skip
+    proc = subprocess.Popen([*_cli(*args, "--store", url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stdout, proc.stderr:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what head does after its line
+        err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0 and err == b"" and first
+
+
+def test_a_failed_parquet_export_leaves_no_file(url: str, tmp_path: Path) -> None:
+    # pyarrow made unimportable in a real process: the export fails, and neither an empty file nor a partial
+    # one is left; a file already there is untouched.
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['pyarrow'] = None; from tokentrail.cli import main; sys.exit(main())"
+    target, kept = tmp_path / "new.parquet", tmp_path / "kept.parquet"
+    kept.write_bytes(b"an earlier export")
+    for path in (target, kept):
+        done = subprocess.run([sys.executable, "-c", code, "export", "--store", url, "-f", "parquet", "-o", str(path)],
+                              capture_output=True, text=True, env=_env(), timeout=60)  # fmt: skip
+        assert done.returncode == 1 and "pip install 'tokentrail[parquet]'" in done.stderr, done.stderr
+    assert not target.exists() and kept.read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in tmp_path.iterdir() if "parquet" in p.name) == ["kept.parquet"]
+
+
+def test_export_to_a_file_replaces_it_whole(url: str, tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("stale\n" * 100)
+    result = run("export", "--store", url, "-o", str(target))
+    assert result.exit_code == 0 and result.stderr == f"exported 5 call(s) to {target}\n"
+    assert [json.loads(line)["id"] for line in target.read_text().splitlines()] == ["c1", "c2", "c3", "c4", "c5"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []

@@ -130,3 +130,18 @@ def test_demo_never_writes_to_the_configured_store(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("TOKENTRAIL_STORE", url)
     result = run("demo", "--store", url)
     assert result.exit_code == 1 and "is your configured store" in result.stderr
+
+
+def test_count_of_a_missing_file_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("count", "missing.txt")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: file 'missing.txt' does not exist (looked for '{tmp_path}/missing.txt')")
+    assert "--text" in result.stderr and result.stderr.count("\n") == 1
+    assert run("count", "docs/").exit_code == 1  # a folder separator: meant as a path too
+    literal = run_json("count", "missing.txt", "--text")
+    assert (literal["source"], literal["characters"]) == ("text", len("missing.txt"))
+    assert literal["tokens"] == count_tokens("missing.txt", "gpt-4o").tokens
+    (tmp_path / "missing.txt").write_text(TEXT)  # once it exists it is read
+    assert run_json("count", "missing.txt")["characters"] == len(TEXT)
+    assert run_json("count", "two words.txt")["source"] == "text"  # not one word: text, as before

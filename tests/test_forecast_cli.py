@@ -52,5 +52,6 @@ def test_anomalies_names_the_agent(url: str) -> None:
 
 
 def test_bad_what_if_is_one_line(url: str) -> None:
+    seed(url, 1, {"router": 1.0})  # an existing store: a missing one is an error of its own
     r = run("forecast", "--store", url, "--what-if", "double")
     assert r.exit_code == 1 and r.stderr.startswith("Error: --what-if 'double' is not valid")

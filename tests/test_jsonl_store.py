@@ -617,8 +617,8 @@ def test_open_store_accepts_jsonl_urls(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "options", "message"),
     [
-        ("jsonl://relative/dir", {}, "does not name an absolute folder"),
-        ("jsonl://", {}, "does not name an absolute folder"),
+        ("jsonl://", {}, "names no path"),
+        ("jsonl://?retention_days=3", {}, "names no path"),
         ("sqlite:///x.db", {}, "is not a jsonl URL"),
         ("jsonl:///tmp/x", {"retention": 3}, "unknown jsonl option"),
         ("jsonl:///tmp/x", {"retention_days": 0}, "retention_days=0"),

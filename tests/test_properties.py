@@ -340,18 +340,7 @@ def test_hostile_label_values_and_keys_are_stored_and_filtered_as_data(recorder:
     assert summary(store=store, tz="UTC", project=project, agent="' OR '1'='1' --").totals.calls == 0
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [
-        "memory",
-        "jsonl",
-        pytest.param("sqlite", marks=pytest.mark.xfail(
-            reason="SQLite's json_extract() ends a label value at NUL, so 'a\\x00b' is grouped and filtered as 'a' "
-                   "(sqlite.py/_sql.py label_sql); escape NUL in stored labels as the PostgreSQL store does "
-                   "(_enc/_dec), or refuse NUL in labels in model.validate_labels", strict=True)),
-        "postgres",
-    ],
-)  # fmt: skip
+@pytest.mark.parametrize("kind", ["memory", "jsonl", "sqlite", "postgres"])
 def test_label_values_with_nul_stay_apart_from_their_prefix(
     kind: str, tmp_path: Any, request: pytest.FixtureRequest
 ) -> None:

@@ -111,14 +111,32 @@ def test_file_is_in_wal_mode_and_parent_folders_are_created(tmp_path: Path) -> N
     conn.close()
 
 
-def test_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_urls_follow_one_path_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # What follows sqlite:// is the path as written: three slashes make it absolute, as with file:// and jsonl://.
     monkeypatch.chdir(tmp_path)
-    for url in ("sqlite:///relative.db", f"sqlite:///{tmp_path / 'absolute.db'}", "sqlite:///:memory:"):
-        store = SQLiteStore.from_url(url)
-        assert store.url == url
+    absolute = tmp_path / "absolute.db"
+    cases = {
+        "sqlite://relative.db": tmp_path / "relative.db",
+        "sqlite://./sub/dotted.db": tmp_path / "sub" / "dotted.db",
+        f"sqlite://{absolute}": absolute,  # sqlite:///tmp/.../absolute.db
+        f"sqlite:///{absolute}": absolute,  # SQLAlchemy's four-slash absolute form still works
+        "plain.db": tmp_path / "plain.db",
+    }
+    for url, path in cases.items():
+        store = open_store(url)
+        assert isinstance(store, SQLiteStore) and (store.path, store.url) == (str(path), f"sqlite://{path}"), url
         store.close()
-    assert (tmp_path / "relative.db").exists() and (tmp_path / "absolute.db").exists()
-    for bad in ("sqlite://", "sqlite:///", "sqlite:/x.db", "postgres:///x.db"):
+        assert path.is_file()
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    for url in ("sqlite://~/h.db", "sqlite:///~/h.db", "~/h.db"):
+        store = open_store(url)
+        assert store.url == f"sqlite://{home / 'h.db'}"
+        store.close()
+    memory = SQLiteStore.from_url("sqlite:///:memory:")
+    assert memory.url == "sqlite:///:memory:"
+    memory.close()
+    for bad in ("sqlite://", "sqlite:///", "sqlite:/x.db", "postgres:///x.db", "sqlite:///x.db?mode=ro"):
         with pytest.raises(ConfigError):
             SQLiteStore.from_url(bad)
 

@@ -505,3 +505,21 @@ def test_label_keys_and_values_with_sql_characters_are_data(store: Store) -> Non
     assert sorted(g.key[0] or "" for g in groups) == sorted(nasty)
     assert everything(store, where={"model": ("gpt-4o' OR '1'='1",)}) == []
     assert len(everything(store)) == len(nasty)
+
+
+def test_label_values_holding_nul_are_whole_values_in_every_read(store: Store) -> None:
+    # SQLite's json_extract() ends a text at NUL: 'a\x00b' used to be grouped and filtered as 'a'.
+    values = ["a\x00b", "a", "a", "\x00", "a\x00b\x00c"]
+    calls = [call(i, labels={"team": v, "other": "x"}, duration_ms=100.0 * (i + 1)) for i, v in enumerate(values)]
+    assert store.write(calls) == len(values)
+    groups = store.aggregate(Filter(), by=("label:team",))
+    assert sorted((g.key, g.totals.calls) for g in groups) == [
+        (("\x00",), 1), (("a",), 2), (("a\x00b",), 1), (("a\x00b\x00c",), 1)
+    ]  # fmt: skip
+    for v in set(values):
+        assert [c.id for c in everything(store, where={"label:team": (v,)})] == [
+            c.id for c in calls if c.labels["team"] == v
+        ], repr(v)
+    rows = store.percentiles(Filter(where={"label:team": ("a\x00b", "a")}), by=("label:team",), quantiles=(1.0,))
+    assert sorted((r.key, r.count, r.values) for r in rows) == [(("a",), 2, (300.0,)), (("a\x00b",), 1, (100.0,))]
+    assert store.aggregate(Filter(where={"label:other": ("x",)}), by=("label:team",))[0].totals.calls >= 1

@@ -80,8 +80,9 @@ def _parse_tz(value: Any) -> str:
 
 
 def _parse_store(value: Any) -> str:
-    if not isinstance(value, str) or "://" not in value:
-        raise ValueError("is not a store URL (memory://, jsonl:///dir, sqlite:///path.db, postgresql://…)")
+    # A plain path (./usage.db, ~/x.db, a folder for JSONL) is a store too; store.locate() reads both.
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("is not a store URL (memory://, jsonl:///dir, sqlite:///path.db, postgresql://…) or a path")
     return value
 
 
@@ -102,7 +103,7 @@ def _default_store() -> str:
         return "memory://"
     if legacy_dir:
         return f"jsonl://{Path(legacy_dir).expanduser().resolve()}"
-    return f"sqlite:///{default_home() / 'usage.db'}"
+    return f"sqlite://{os.path.abspath(default_home() / 'usage.db')}"  # sqlite:///abs/usage.db
 
 
 @dataclass(frozen=True, slots=True)

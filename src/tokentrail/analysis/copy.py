@@ -15,7 +15,7 @@ from datetime import datetime, timezone, tzinfo
 
 from ..errors import ValidationError
 from ..model import Call
-from ..store import mask_url, open_store
+from ..store import mask_url, open_store, shown_location
 from ..store.base import Filter, Store
 from .windows import parse_when, resolve_tz
 
@@ -82,13 +82,17 @@ def copy_calls(
         since=None if since is None else parse_when("since", since, zone, now),
         until=None if until is None else parse_when("until", until, zone, now, end=True),
     )
-    if isinstance(source_url, str) and isinstance(dest_url, str) and source_url == dest_url:
-        if not source_url.startswith("memory://"):
+    if (
+        isinstance(source_url, str)
+        and isinstance(dest_url, str)
+        and shown_location(source_url) == shown_location(dest_url)
+    ):
+        if not source_url.startswith("memory://"):  # sqlite:///x.db and /x.db are one store: compare where they are
             raise ValidationError(
-                f"source and destination are the same store ({_shown(source_url)!r}): nothing to copy; "
+                f"source and destination are the same store ({_shown(shown_location(source_url))!r}): nothing to copy; "
                 "give a different destination"
             )
-    source = open_store(source_url) if isinstance(source_url, str) else source_url
+    source = open_store(source_url, create=False) if isinstance(source_url, str) else source_url
     try:
         dest = open_store(dest_url) if isinstance(dest_url, str) else dest_url
         try:

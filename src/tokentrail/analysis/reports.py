@@ -62,7 +62,7 @@ def resolve_store(store: Store | str | None) -> Store:
     if isinstance(store, str):
         from ..store import open_store
 
-        return open_store(store)
+        return open_store(store, create=False)  # reports only read: never create a store
     return store
 
 

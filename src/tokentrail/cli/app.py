@@ -55,6 +55,12 @@ class TokentrailGroup(TyperGroup):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # here, before Click turns it into a silent exit status 1
+            return _quiet_broken_pipe()
+
     def _run(self, args: Sequence[str] | None, complete_var: str | None, **extra: Any) -> int:
         try:
             rv = super().main(args, "tokentrail", complete_var, standalone_mode=False, **extra)
@@ -110,7 +116,8 @@ def _message(exc: BaseException) -> str:
 
 
 def _quiet_broken_pipe() -> int:
-    # `tokentrail calls | head`: the reader left; exit quietly, and keep Python from complaining at exit.
+    # `tokentrail export | head -1`: the reader took what it wanted and left. That is not a failure (exit 0,
+    # so `set -o pipefail` scripts pass); say nothing, and keep Python from complaining at exit.
     import os
 
     try:
@@ -118,7 +125,7 @@ def _quiet_broken_pipe() -> int:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-    return 1
+    return 0
 
 
 def _version(value: bool) -> None:

@@ -126,23 +126,39 @@ def register(app: typer.Typer) -> None:
         max_polls: Annotated[int | None, typer.Option("--max-polls", hidden=True)] = None,
     ) -> None:
         with opts.report(default_period=None) as (store, kwargs):
+            filters = {k: v for k, v in kwargs.items() if k not in ("period", "since", "until", "days")}
+            # What is stored already, taken before the listing: --follow prints only calls written after this.
+            seen = _stored_now(store, filters) if follow else OrderedDict()
             window, recent = select_calls(store=store, limit=limit, newest_first=True, **kwargs)
             shown = list(recent)[::-1]
             printer = _Printer(opts.format, window.tz)
             printer.print(shown)
             if follow:
                 try:
-                    _follow(store, kwargs, printer, shown, interval, max_polls)
+                    _follow(store, filters, printer, seen, shown, interval, max_polls)
                 except KeyboardInterrupt:
                     return
 
 
+def _stored_now(store: Any, filters: dict[str, Any]) -> OrderedDict[str, datetime]:
+    """The calls any poll could return that are stored already (oldest first), to be skipped by `_follow`."""
+    _, found = select_calls(store=store, since=datetime.now(timezone.utc) - 2 * LOOKBACK, newest_first=False, **filters)
+    return OrderedDict((c.id, c.started_at) for c in found)
+
+
 def _follow(
-    store: Any, kwargs: dict[str, Any], printer: _Printer, shown: list[Call], interval: float, max_polls: int | None
+    store: Any,
+    filters: dict[str, Any],
+    printer: _Printer,
+    seen: OrderedDict[str, datetime],
+    shown: list[Call],
+    interval: float,
+    max_polls: int | None,
 ) -> None:
-    seen: OrderedDict[str, datetime] = OrderedDict((c.id, c.started_at) for c in shown)
-    newest = max((c.started_at for c in shown), default=datetime.now(timezone.utc))
-    filters = {k: v for k, v in kwargs.items() if k not in ("period", "since", "until", "days")}
+    """Print the calls written after `seen` was taken, each once (a poll looks `LOOKBACK` behind the newest)."""
+    for c in shown:  # written between the snapshot and the listing: printed already
+        seen.setdefault(c.id, c.started_at)
+    newest = max((at for at in seen.values()), default=datetime.now(timezone.utc))
     polls = 0
     while max_polls is None or polls < max_polls:
         time.sleep(interval)

@@ -12,8 +12,8 @@ from typing import Annotated
 import typer
 
 from ..analysis.copy import CopyResult, copy_calls
+from ..store import shown_location
 from .app import OutputFormat
-from .doctor import shown_url
 from .render import emit, paint
 
 __all__ = ["register"]
@@ -67,7 +67,7 @@ def register(app: typer.Typer) -> None:
         )  # fmt: skip
         if show_progress:
             sys.stderr.write("\r\x1b[K")
-        where = {"from": shown_url(source), "to": shown_url(dest)}
+        where = {"from": shown_location(source), "to": shown_location(dest)}  # file stores as absolute paths
         emit(
             format.value,
             data=lambda: {**where, **result.to_dict()},

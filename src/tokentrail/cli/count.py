@@ -3,6 +3,7 @@ share of the model's context window."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,8 +18,19 @@ from .render import emit, fmt_cost, kv_block, paint
 __all__ = ["register"]
 
 
-def _read(source: str) -> tuple[str, str]:
-    """The text to count and a description of where it came from (`-` is stdin; an existing path a file)."""
+_FILE_NAME = re.compile(r"^\S*(/|\\|\.[A-Za-z0-9]{1,10}$)\S*$")
+"""One word with a folder separator or an extension: `missing.txt`, `docs/prompt`."""
+
+
+def _read(source: str, *, literal: bool = False) -> tuple[str, str]:
+    """The text to count and where it came from: `-` is stdin, an existing path a file, `literal` the text.
+
+    Raises:
+        ValidationError: `source` looks like a file name (one word with a '/' or an extension) and no such
+            file exists, or the file cannot be read.
+    """
+    if literal:
+        return source, "text"
     if source == "-":
         return sys.stdin.read(), "stdin"
     path = Path(source)
@@ -31,6 +43,12 @@ def _read(source: str) -> tuple[str, str]:
             return path.read_text(encoding="utf-8", errors="replace"), str(path)
         except OSError as exc:
             raise ValidationError(f"{source!r} cannot be read: {exc.strerror}") from None
+    if _FILE_NAME.match(source):
+        where = "is a folder" if path.is_dir() else "does not exist"
+        raise ValidationError(
+            f"file {source!r} {where} (looked for {str(path.absolute())!r}); to count these characters "
+            "as text, add --text"
+        )
     return source, "text"
 
 
@@ -40,7 +58,8 @@ def register(app: typer.Typer) -> None:
         short_help="Tokens of a file or text, their cost, context share.",
         help="Count the tokens of a file, text or stdin (-) for a model, with their cost if sent "
         "as input and their share of the context window. Exact for OpenAI models; an estimate, marked "
-        "~, for others.",
+        "~, for others. A word that looks like a file name (notes.txt, docs/x) must be a file that exists; "
+        "--text counts it as text.",
     )
     def count(
         source: Annotated[
@@ -64,6 +83,9 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[
             OutputFormat, typer.Option("--format", "-f", help="Output: table, json or csv.")
         ] = OutputFormat.table,
+        literal: Annotated[
+            bool, typer.Option("--text", help="Count FILE|TEXT as text, even when it looks like a file name.")
+        ] = False,
     ) -> None:
         from ..config import resolve
         from ..pricing import calculate_cost, load_price_overrides, model_info
@@ -72,7 +94,7 @@ def register(app: typer.Typer) -> None:
         settings = resolve()
         if settings.prices:
             load_price_overrides(settings.prices)
-        text, origin = _read(source)
+        text, origin = _read(source, literal=literal)
         counted = count_tokens(text, model)
         try:
             info: Any = model_info(model, provider)

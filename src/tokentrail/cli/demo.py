@@ -14,10 +14,12 @@ __all__ = ["default_demo_url", "register"]
 
 
 def default_demo_url() -> str:
-    """`sqlite:///$TOKENTRAIL_HOME/demo.db` — never the store your application writes to."""
+    """`sqlite:///$TOKENTRAIL_HOME/demo.db` (absolute) — never the store your application writes to."""
+    import os
+
     from ..config import default_home
 
-    return f"sqlite:///{default_home() / 'demo.db'}"
+    return f"sqlite://{os.path.abspath(default_home() / 'demo.db')}"
 
 
 def register(app: typer.Typer) -> None:
@@ -50,39 +52,35 @@ def register(app: typer.Typer) -> None:
         from ..analysis import summary
         from ..config import resolve
         from ..demo import fill_demo_store
-        from ..store import Filter, mask_url, open_store
+        from ..store import Filter, open_store, shown_location
 
         url = store or default_demo_url()
-        real = resolve().store
-        if url.rstrip("/") == real.rstrip("/"):
+        shown = shown_location(url)
+        if shown == shown_location(resolve().store):
             raise ValidationError(
-                f"--store={mask_url(url)!r} is your configured store; the demo writes only to a "
+                f"--store={shown!r} is your configured store; the demo writes only to a "
                 "separate one (omit --store to use demo.db)"
             )
-        if url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(url[len("sqlite:///") :]).expanduser().parent.mkdir(parents=True, exist_ok=True)
         target = open_store(url)
         try:
             existing = summary(store=target, period="all", tz="UTC").totals.calls
             if existing:
                 if store is not None and not reset:
                     raise ValidationError(
-                        f"the demo store {mask_url(url)!r} already has {existing:,} calls; pass "
+                        f"the demo store {shown!r} already has {existing:,} calls; pass "
                         "--reset to replace them, or choose another --store"
                     )
                 target.delete(Filter())
         finally:
             target.close()
         result = fill_demo_store(url, seed=seed)
-        sys.stderr.write(f"recorded {result.calls:,} demo calls over the last 7 days into {mask_url(url)}\n\n")
+        sys.stderr.write(f"recorded {result.calls:,} demo calls over the last 7 days into {shown}\n\n")
         sys.stderr.flush()
         if tour:
-            _tour(url, tz)
+            _tour(url, shown, tz)
 
 
-def _tour(url: str, tz: str | None) -> None:
+def _tour(url: str, shown: str, tz: str | None) -> None:
     from . import costs, dims, stats
 
     opts = ReportOptions(store=url, tz=tz)
@@ -91,5 +89,5 @@ def _tour(url: str, tz: str | None) -> None:
     costs.run(opts, ["agent"], default_period="week")
     print()
     dims.run(opts, "models", 5, dims.SortKey.cost, default_period="week")
-    print(f"\nexplore it with --store {url}, e.g. tokentrail patterns, tokentrail performance,")
+    print(f"\nexplore it with --store {shown}, e.g. tokentrail patterns, tokentrail performance,")
     print("tokentrail costs --by model,user --daily, tokentrail sessions, tokentrail watch")

@@ -1,8 +1,9 @@
 """`tokentrail doctor`: is tracking healthy here? The store in force, whether it opens, what it holds, what waits.
 
-It shows the resolved store URL (password masked) and where it came from, whether the store opens (and the
-error when it does not), how many calls it holds, and the local spool — calls kept on disk while a store
-was failing. `--replay` writes the spooled calls of this store now instead of waiting for the next writer.
+It shows the resolved store URL (password masked, a file store's path absolute) and where it came from,
+whether the store opens (and the error when it does not: a missing store is not created), how many calls it
+holds, and the local spool — calls kept on disk while a store was failing. `--replay` writes the spooled calls
+of this store now instead of waiting for the next writer.
 Exit status 1 when the store does not open or a replay fails, so scripts and health checks can use it.
 """
 
@@ -28,7 +29,7 @@ class Diagnosis:
     """What `tokentrail doctor` found."""
 
     url: str
-    """The store URL in force, password masked."""
+    """The store URL in force, password masked; a file store as its absolute path (`sqlite:///abs/x.db`)."""
     source: str
     """Where the URL came from (`argument`, `environment (TOKENTRAIL_STORE)`, `file (…)`, `default`)."""
     opens: bool
@@ -87,7 +88,7 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
     """
     from ..analysis import summary
     from ..config import default_home, resolve
-    from ..store import open_store
+    from ..store import open_store, shown_location
     from ..tracker import Tracker
 
     settings = resolve(store=store)
@@ -103,7 +104,7 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
             tracker.close()
     opens, error, calls = False, None, None
     try:
-        opened = open_store(url)
+        opened = open_store(url, create=False)  # the doctor only looks: a typo'd path is not created
     except Exception as exc:  # the doctor reports every failure; it never crashes on one
         error = _scrub(str(exc) if isinstance(exc, TokentrailError) else f"{type(exc).__name__}: {exc}", url)
     else:
@@ -115,7 +116,7 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
         finally:
             opened.close()
     return Diagnosis(
-        url=shown_url(url), source=settings.sources.get("store", "default"), opens=opens, error=error, calls=calls,
+        url=shown_location(url), source=settings.sources.get("store", "default"), opens=opens, error=error, calls=calls,
         spool=spool_status(default_home() / "spool"), replayed=replayed, replay_error=replay_error,
     )  # fmt: skip
 

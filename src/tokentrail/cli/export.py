@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from enum import Enum
 from pathlib import Path
@@ -58,9 +59,33 @@ def register(app: typer.Typer) -> None:
 
 
 def _to_file(path: Path, fmt: str, store: Any, kwargs: dict[str, Any]) -> int:
+    """Export into a temporary file beside `path`, renamed over it only when the export succeeded.
+
+    A failed export (pyarrow missing, a store error, Ctrl-C) leaves no empty or partial file, and an existing
+    `path` untouched.
+    """
+    import os
+    import tempfile
+
     try:
-        handle = path.open("wb") if fmt == "parquet" else path.open("w", encoding="utf-8", newline="")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     except OSError as exc:
         raise ValidationError(f"--output={str(path)!r} cannot be written: {exc.strerror}") from None
-    with handle:
-        return export_calls(handle, fmt, store=store, **kwargs)
+    try:
+        with os.fdopen(fd, "wb") if fmt == "parquet" else open(fd, "w", encoding="utf-8", newline="") as handle:
+            n = export_calls(handle, fmt, store=store, **kwargs)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; give it the mode a plain open() would
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return n
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

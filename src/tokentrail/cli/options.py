@@ -158,7 +158,7 @@ class ReportOptions:
         settings = self.settings()
         kwargs = self.window_kwargs(settings.tz, default_period)
         kwargs.update(self.filters())
-        store = open_store(settings.store)
+        store = open_store(settings.store, create=False)  # a report only reads: a missing store is an error
         try:
             yield store, kwargs
         finally:

@@ -9,7 +9,7 @@ import typer
 
 from ..analysis.export import prune_calls
 from ..config import resolve
-from ..store import mask_url, open_store
+from ..store import open_store, shown_location
 
 __all__ = ["register"]
 
@@ -45,11 +45,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         settings = resolve(store=store_url, tz=tz)
         now = datetime.now(timezone.utc)
-        store = open_store(settings.store)
+        store = open_store(settings.store, create=False)  # nothing to prune in a store that is not there
         try:
             preview = prune_calls(store, older_than, dry_run=True, now=now, tz=settings.tz)
             cutoff = f"{preview.before:%Y-%m-%d %H:%M %Z}"
-            where = mask_url(settings.store)
+            where = shown_location(settings.store)
             if dry_run:
                 typer.echo(f"would delete {preview.calls:,} call(s) older than {cutoff} from {where}")
                 return

@@ -353,11 +353,16 @@ class SqlFilter:
 
     Built-in dimensions in `SERIES_DIMS` and `success` are looked up through the series table (alias given
     by `series`); other dimensions are columns of the calls table (alias `calls`), labels are read with
-    `label_sql`, a function of the column and the parameter placeholder for the key path.
+    `label_sql`, a function of the column and the parameter placeholder for the key path (bound once for
+    every placeholder the expression holds).
     """
 
     param: str = "?"
-    label_sql: Callable[[str, str], str] = lambda column, param: f"json_extract({column}, {param})"
+    label_sql: Callable[[str, str], str] = lambda column, param: (
+        # json_extract() ends a text at NUL; labels holding one (stored escaped as \u0000) go to tt_label().
+        f"CASE WHEN instr({column}, '\\u0000') THEN tt_label({column}, {param}) "
+        f"ELSE json_extract({column}, {param}) END"
+    )
     label_path: Callable[[str], str] = lambda key: f'$."{key}"'
     conditions: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
@@ -371,8 +376,9 @@ class SqlFilter:
     def dim_sql(self, dim: str, *, calls: str, series: str) -> str:
         """The SQL expression for a checked dimension (labels add their key path as a parameter)."""
         if dim.startswith(LABEL_PREFIX):
-            self.params.append(self.label_path(dim[len(LABEL_PREFIX) :]))
-            return self.label_sql(f"{calls}.labels", self.param)
+            sql = self.label_sql(f"{calls}.labels", self.param)
+            self.params.extend([self.label_path(dim[len(LABEL_PREFIX) :])] * sql.count(self.param))
+            return sql
         if dim in SERIES_DIMS:
             return f"{series}.{dim}"
         return f'{calls}."{dim}"'

@@ -641,7 +641,9 @@ class JsonlStore:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> JsonlStore:
-        """Open `jsonl:///abs/dir` (or `jsonl://~/dir`); options may also come as `?retention_days=30`.
+        """Open `jsonl:///abs/dir`, `jsonl://relative/dir` or `jsonl://~/dir`; options may come as `?retention_days=30`.
+
+        The path rule is `store.location`'s; `url` becomes the canonical `jsonl:///absolute/dir`.
 
         Args:
             url: The store URL.
@@ -655,29 +657,25 @@ class JsonlStore:
             StoreError: the folder cannot be created or written.
 
         Example:
-            >>> JsonlStore.from_url("jsonl://relative/dir")
+            >>> JsonlStore.from_url("jsonl://")
             Traceback (most recent call last):
             ...
-            tokentrail.errors.ConfigError: store URL 'jsonl://relative/dir' does not name an absolute folder ...
+            tokentrail.errors.ConfigError: store URL 'jsonl://' names no path: ...
         """
-        scheme, sep, rest = url.partition("://") if type(url) is str else ("", "", "")
+        from .location import locate
+
+        scheme, sep, _ = url.partition("://") if type(url) is str else ("", "", "")
         if scheme.lower() != "jsonl" or not sep:
             raise ConfigError(f"store URL {url!r} is not a jsonl URL: expected jsonl:///absolute/dir")
-        raw_path, _, query = rest.partition("?")
-        for key, value in parse_qsl(query, keep_blank_values=True):
+        location = locate(url)
+        for key, value in parse_qsl(location.query, keep_blank_values=True):
             options.setdefault(key, value)
         unknown = sorted(set(options) - {"retention_days", "max_size_mb", "clock"})
         if unknown:
             raise ConfigError(
                 f"store URL {url!r}: unknown jsonl option(s) {', '.join(unknown)}; use retention_days, max_size_mb"
             )
-        path = os.path.expanduser(raw_path)
-        if not path or not os.path.isabs(path):
-            raise ConfigError(
-                f"store URL {url!r} does not name an absolute folder (got {raw_path!r}): "
-                "use jsonl:///absolute/dir or jsonl://~/dir"
-            )
-        return cls(path, url=url, **options)
+        return cls(location.path, url=location.url, **options)  # type: ignore[arg-type]  # jsonl always has one
 
     def __enter__(self) -> JsonlStore:
         return self

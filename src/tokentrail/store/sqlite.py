@@ -305,9 +305,20 @@ def _decsum(text: str | None) -> str | None:
     return None if text is None else str(sum((Decimal(p) for p in text.split()), Decimal(0)))
 
 
+def _label(labels: str | None, path: str) -> str | None:
+    """SQL function: the label at `path` (`$."key"`) of a labels JSON text, NUL characters kept.
+
+    SQLite's `json_extract` ends a text at its first NUL ('a\\x00b' would read as 'a'), so `label_sql` sends
+    the rare rows whose labels hold one here.
+    """
+    value = json.loads(labels).get(path[3:-1]) if labels else None
+    return value if value is None or type(value) is str else json.dumps(value)
+
+
 def _prepare(conn: sqlite3.Connection) -> None:
     """Functions and the temporary table every connection needs; `ln`/`ceil` only if SQLite lacks them."""
     conn.create_function("tt_decsum", 1, _decsum, deterministic=True)
+    conn.create_function("tt_label", 2, _label, deterministic=True)
     try:
         conn.execute("SELECT ln(2.0), ceil(0.5)").fetchone()
     except sqlite3.OperationalError:
@@ -365,21 +376,25 @@ class SQLiteStore:
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
-        """Open `sqlite:///relative.db`, `sqlite:////absolute/path.db` or `sqlite:///:memory:`.
+        """Open `sqlite:///absolute/path.db`, `sqlite://relative/path.db`, `sqlite://~/x.db` or `sqlite:///:memory:`.
+
+        The path rule is `store.location`'s; `url` becomes the canonical `sqlite:///absolute/path.db`.
 
         Raises:
             ConfigError: the URL does not name a file.
             StoreError: the store cannot be opened.
         """
-        prefix = "sqlite:///"
-        if type(url) is not str or not url.lower().startswith(prefix) or len(url) == len(prefix):
+        from .location import locate
+
+        if type(url) is not str or not url.lower().startswith("sqlite://"):
             raise ConfigError(
-                f"SQLite store URL {url!r} is not valid: expected sqlite:///path.db or sqlite:///:memory:"
+                f"SQLite store URL {url!r} is not valid: expected sqlite:///absolute/path.db, "
+                "sqlite://relative/path.db or sqlite:///:memory:"
             )
-        path = url[len(prefix) :]
-        if path != ":memory:":
-            path = str(Path(path).expanduser())
-        return cls(path, url=url)
+        location = locate(url)
+        if location.path is None:
+            return cls(":memory:", url=location.url)
+        return cls(str(location.path), url=location.url)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({self.url!r})"

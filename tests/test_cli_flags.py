@@ -46,7 +46,7 @@ def _daily(url: str, days: int, usd: str = "10", spike: tuple[int, str] | None =
 
 @pytest.fixture
 def url(tmp_path: Path) -> str:
-    return store_url(tmp_path)
+    return seed(store_url(tmp_path), [])  # an empty store that exists: a missing one is an error of its own
 
 
 # -- every report takes the same window flags ------------------------------------------------------

@@ -11,6 +11,14 @@ Token semantics are fixed here, because mixing them up is the most common bug in
 
 So `cache_read_tokens + cache_write_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`
 always hold; a record that breaks them is rejected.
+
+Tokens of other modalities than text are counted apart, each a subset of its inclusive total (the text
+count is what is left): `input_audio_tokens`, `input_image_tokens`, `input_video_tokens` are part of
+`input_tokens`, cached ones included; `cache_read_audio_tokens` (image, video) are the part of
+`cache_read_tokens` of that modality, and so also part of `input_<modality>_tokens`; `output_audio_tokens`,
+`output_image_tokens`, `output_video_tokens` are part of `output_tokens`. Cache writes are text (no
+provider reports them by modality), so the uncached audio, image and video tokens fit in the uncached,
+unwritten input: `sum(input_m - cache_read_m) <= input_tokens - cache_read_tokens - cache_write_tokens`.
 """
 
 from __future__ import annotations
@@ -28,8 +36,23 @@ from typing import Any
 
 from .errors import ValidationError
 
-__all__ = ["TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id", "validate_call"]
+__all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
+           "validate_call"]  # fmt: skip
 
+MODALITIES = ("audio", "image", "video")
+"""The modalities counted apart from text (text is the rest of each total)."""
+MODALITY_FIELDS = (
+    "input_audio_tokens",
+    "input_image_tokens",
+    "input_video_tokens",
+    "cache_read_audio_tokens",
+    "cache_read_image_tokens",
+    "cache_read_video_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+    "output_video_tokens",
+)
+"""The per-modality token counts of a Call, each a subset of an inclusive total (see the module docstring)."""
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -37,6 +60,7 @@ TOKEN_FIELDS = (
     "cache_write_tokens",
     "cache_write_1h_tokens",
     "reasoning_tokens",
+    *MODALITY_FIELDS,
 )
 
 _COST_FIELDS = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd")
@@ -81,6 +105,24 @@ class Call:
     """The part of `cache_write_tokens` written with a 1-hour lifetime (Anthropic)."""
     reasoning_tokens: int = 0
     """Reasoning/thinking tokens (a subset of `output_tokens`)."""
+    input_audio_tokens: int = 0
+    """Audio prompt tokens, cached ones included (a subset of `input_tokens`)."""
+    input_image_tokens: int = 0
+    """Image prompt tokens, cached ones included (a subset of `input_tokens`; Gemini's DOCUMENT counts here)."""
+    input_video_tokens: int = 0
+    """Video prompt tokens, cached ones included (a subset of `input_tokens`)."""
+    cache_read_audio_tokens: int = 0
+    """Audio tokens read from the cache (a subset of `cache_read_tokens` and of `input_audio_tokens`)."""
+    cache_read_image_tokens: int = 0
+    """Image tokens read from the cache (a subset of `cache_read_tokens` and of `input_image_tokens`)."""
+    cache_read_video_tokens: int = 0
+    """Video tokens read from the cache (a subset of `cache_read_tokens` and of `input_video_tokens`)."""
+    output_audio_tokens: int = 0
+    """Generated audio tokens (a subset of `output_tokens`)."""
+    output_image_tokens: int = 0
+    """Generated image tokens (a subset of `output_tokens`)."""
+    output_video_tokens: int = 0
+    """Generated video tokens (a subset of `output_tokens`)."""
     tokens_estimated: bool = False
     """True when the counts are tokentrail's estimate, not the provider's report."""
 
@@ -233,6 +275,7 @@ def validate_call(call: Call) -> Call:
         call.cache_write_tokens,
         call.cache_write_1h_tokens,
         call.reasoning_tokens,
+        **{name: getattr(call, name) for name in MODALITY_FIELDS},
     )
     validate_labels(call.labels)
     return call
@@ -287,8 +330,12 @@ def check_token_consistency(
     cache_write_tokens: int,
     cache_write_1h_tokens: int,
     reasoning_tokens: int,
+    **modalities: int,
 ) -> None:
-    """Reject token counts that cannot happen under tokentrail's semantics (see module docstring)."""
+    """Reject token counts that cannot happen under tokentrail's semantics (see module docstring).
+
+    `modalities` are the per-modality counts by field name (`input_audio_tokens=…`); missing ones are 0.
+    """
     if cache_read_tokens + cache_write_tokens > input_tokens:
         raise ValidationError(
             f"cache_read_tokens={cache_read_tokens!r} + cache_write_tokens={cache_write_tokens!r} is more than "
@@ -303,6 +350,44 @@ def check_token_consistency(
         raise ValidationError(
             f"reasoning_tokens={reasoning_tokens!r} is more than output_tokens={output_tokens!r}; "
             "output_tokens must include reasoning tokens"
+        )
+    if modalities and any(modalities.values()):
+        check_modality_consistency(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, modalities)
+
+
+def check_modality_consistency(
+    input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int, counts: Mapping[str, int]
+) -> None:
+    """Reject per-modality counts that do not fit in their totals (see the module docstring)."""
+    uncached = 0
+    read = 0
+    for modality in MODALITIES:
+        inp = counts.get(f"input_{modality}_tokens", 0)
+        cached = counts.get(f"cache_read_{modality}_tokens", 0)
+        if cached > inp:
+            raise ValidationError(
+                f"cache_read_{modality}_tokens={cached!r} is more than input_{modality}_tokens={inp!r}; "
+                f"input_{modality}_tokens must include cached {modality} tokens"
+            )
+        uncached += inp - cached
+        read += cached
+    if read > cache_read_tokens:
+        raise ValidationError(
+            f"cache_read_audio_tokens + cache_read_image_tokens + cache_read_video_tokens = {read!r} is more than "
+            f"cache_read_tokens={cache_read_tokens!r}; cache_read_tokens must include every cached modality"
+        )
+    room = input_tokens - cache_read_tokens - cache_write_tokens
+    if uncached > room:
+        raise ValidationError(
+            f"uncached audio, image and video input tokens ({uncached!r}) are more than "
+            f"input_tokens - cache_read_tokens - cache_write_tokens = {room!r} (input_tokens={input_tokens!r}); "
+            "input_tokens must include every modality, and cache writes are counted as text"
+        )
+    out = sum(counts.get(f"output_{modality}_tokens", 0) for modality in MODALITIES)
+    if out > output_tokens:
+        raise ValidationError(
+            f"output_audio_tokens + output_image_tokens + output_video_tokens = {out!r} is more than "
+            f"output_tokens={output_tokens!r}; output_tokens must include every modality"
         )
 
 

@@ -1,0 +1,185 @@
+"""Audio, image and video tokens: counted apart inside their totals and priced exactly as genai-prices prices them."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from genai_prices import Usage as GenaiUsage
+from genai_prices import calc_price
+from genai_prices.data_snapshot import get_snapshot
+
+from tokentrail.errors import ValidationError
+from tokentrail.model import MODALITY_FIELDS, Call, validate_call
+from tokentrail.pricing import calculate_cost, clear_prices
+
+MODALITY_PRICE_KEYS = {f"{kind}_{m}_mtok" for kind in ("input", "output") for m in ("audio", "image", "video")} | {
+    f"cache_{m}_read_mtok" for m in ("audio", "image", "video")
+}
+# Our field name -> genai-prices' usage key.
+GENAI_NAMES = {
+    **{f"input_{m}_tokens": f"input_{m}_tokens" for m in ("audio", "image", "video")},
+    **{f"cache_read_{m}_tokens": f"cache_{m}_read_tokens" for m in ("audio", "image", "video")},
+    **{f"output_{m}_tokens": f"output_{m}_tokens" for m in ("audio", "image", "video")},
+}
+START = datetime(2024, 6, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides() -> None:
+    clear_prices()
+
+
+def genai_price(model: str, usage: dict[str, int], *, provider: str | None = None, at: datetime | None = None) -> Any:
+    """genai-prices' price for our usage, every count passed explicitly (as its `Usage` requires)."""
+    names = {name: GENAI_NAMES.get(name, name) for name in usage}
+    return calc_price(
+        GenaiUsage(**{names[k]: v for k, v in usage.items()}), model, provider_id=provider, genai_request_timestamp=at
+    )
+
+
+def _modality_priced_models() -> list[tuple[str, str]]:
+    snap = get_snapshot()
+    found: list[tuple[str, str]] = []
+    for provider in snap.providers:
+        for model in provider.models:
+            variants = [c.prices for c in model.prices] if isinstance(model.prices, list) else [model.prices]
+            keys = {k for v in variants for k, x in vars(v).items() if x is not None}
+            if keys & MODALITY_PRICE_KEYS:
+                try:
+                    if snap.find_provider_model(model.id, None, provider.id, None)[1] is not model:
+                        continue
+                except LookupError:
+                    continue
+                found.append((model.id, provider.id))
+    return found
+
+
+def random_usage(rng: random.Random) -> dict[str, int]:
+    """A usage that follows tokentrail's rules: modalities inside their totals, cached ones inside both."""
+    scale = rng.choice((10, 2_000, 50_000, 199_999, 200_001, 1_500_000))
+    uncached_m = [rng.randint(0, scale) if rng.random() < 0.5 else 0 for _ in range(3)]
+    cached_m = [rng.randint(0, scale // 2) if rng.random() < 0.4 else 0 for _ in range(3)]
+    text = rng.randint(0, scale)
+    cached_text = rng.randint(0, text)
+    write = rng.randint(0, text - cached_text) if rng.random() < 0.2 else 0
+    output_m = [rng.randint(0, 5_000) if rng.random() < 0.5 else 0 for _ in range(3)]
+    output_text = rng.randint(0, 3_000)
+    usage = {
+        "input_tokens": text + sum(uncached_m) + sum(cached_m),
+        "output_tokens": output_text + sum(output_m),
+        "cache_read_tokens": cached_text + sum(cached_m),
+        "cache_write_tokens": write,
+    }
+    for i, m in enumerate(("audio", "image", "video")):
+        usage[f"input_{m}_tokens"] = uncached_m[i] + cached_m[i]
+        usage[f"cache_read_{m}_tokens"] = cached_m[i]
+        usage[f"output_{m}_tokens"] = output_m[i]
+    return usage
+
+
+def test_every_model_genai_prices_prices_by_modality_costs_the_same_on_random_usage() -> None:
+    rng = random.Random(20261206)
+    models = _modality_priced_models()
+    assert len(models) >= 30, models  # Gemini audio/image/video, OpenAI audio, realtime and image models, Nova Sonic
+    seen: Counter[str] = Counter()
+    for case in range(1_500):
+        model_id, provider_id = models[case % len(models)]
+        usage = random_usage(rng)
+        at = START + timedelta(seconds=rng.randint(0, 3 * 365 * 86_400))
+        expected = genai_price(model_id, usage, provider=provider_id, at=at)
+        cost = calculate_cost(model_id, **usage, provider=provider_id, at=at)
+        context = f"case {case}: {model_id!r} ({provider_id}) {usage} at {at}"
+        assert cost.total == expected.total_price, context
+        assert cost.input + cost.cache_read + cost.cache_write + cost.output + cost.request == cost.total, context
+        assert cost.input + cost.cache_read + cost.cache_write == expected.input_price, context
+        assert cost.output == expected.output_price, context
+        seen[provider_id] += 1
+        for name in MODALITY_FIELDS:
+            seen[name] += bool(usage[name])
+    assert min(seen[name] for name in MODALITY_FIELDS) >= 300, seen
+
+
+def test_models_without_modality_prices_charge_every_modality_as_text() -> None:
+    rng = random.Random(7)
+    for model_id in ("gpt-4o", "claude-sonnet-4-5", "gemini-1.5-pro", "deepseek-chat", "gpt-4o-mini"):
+        for _ in range(50):
+            usage = random_usage(rng)
+            expected = genai_price(model_id, usage, at=START)
+            text_only = {k: usage[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens")}
+            plain = calculate_cost(model_id, **text_only, cache_write_tokens=usage["cache_write_tokens"], at=START)
+            cost = calculate_cost(model_id, **usage, at=START)
+            assert cost.total == expected.total_price == plain.total, (model_id, usage)
+
+
+def test_gemini_image_output_costs_thirty_times_text_output() -> None:
+    # The issue's example: one 1024x1024 image (1290 tokens) and a short prompt on gemini-2.5-flash-image.
+    cost = calculate_cost("gemini-2.5-flash-image", 12, 1290, output_image_tokens=1290)
+    assert cost.output == Decimal("0.0387")  # 1290 x $30 per million
+    assert (
+        cost.total
+        == Decimal("0.03870360")
+        == genai_price(
+            "gemini-2.5-flash-image", {"input_tokens": 12, "output_tokens": 1290, "output_image_tokens": 1290}
+        ).total_price
+    )
+    text = calculate_cost("gemini-2.5-flash-image", 12, 1290)
+    assert text.output == Decimal("0.003225")  # what tokentrail said before: 12x under
+
+
+def test_openai_realtime_cached_audio_is_priced_at_the_cached_audio_rate() -> None:
+    usage = {
+        "input_tokens": 6_000,
+        "cache_read_tokens": 4_000,
+        "input_audio_tokens": 5_000,
+        "cache_read_audio_tokens": 3_500,
+        "output_tokens": 1_000,
+        "output_audio_tokens": 800,
+    }
+    cost = calculate_cost("gpt-realtime", **usage)
+    # gpt-realtime: text $4 in / $0.4 cached / $16 out; audio $32 in / $0.4 cached / $64 out (per million).
+    assert cost.input == Decimal(500) * 4 / 10**6 + Decimal(1_500) * 32 / 10**6
+    assert cost.cache_read == Decimal(500) * Decimal("0.4") / 10**6 + Decimal(3_500) * Decimal("0.4") / 10**6
+    assert cost.output == Decimal(200) * 16 / 10**6 + Decimal(800) * 64 / 10**6
+    assert cost.total == genai_price("gpt-realtime", usage).total_price
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"input_audio_tokens": 11}, r"uncached audio, image and video input tokens \(11\) are more than"),
+        (
+            {"cache_read_audio_tokens": 3, "input_audio_tokens": 2},
+            r"cache_read_audio_tokens=3 is more than "
+            r"input_audio_tokens=2",
+        ),
+        ({"cache_read_image_tokens": 5, "input_image_tokens": 5}, r"= 5 is more than cache_read_tokens=4"),
+        ({"output_image_tokens": 4, "output_audio_tokens": 2}, r"= 6 is more than output_tokens=5"),
+        ({"input_video_tokens": 7}, r"uncached .* \(7\) are more than .* = 4"),  # cache writes are text
+        ({"output_video_tokens": -1}, r"output_video_tokens=-1 is not a valid token count"),
+        ({"input_audio_tokens": 2.5}, r"input_audio_tokens=2.5 is not a valid token count"),
+    ],
+)
+def test_counts_that_do_not_fit_their_totals_are_refused_naming_the_field(counts: dict[str, Any], message: str) -> None:
+    usage: dict[str, Any] = {"cache_read_tokens": 4, "cache_write_tokens": 2, **counts}
+    with pytest.raises(ValidationError, match=message):
+        calculate_cost("gpt-realtime", 10, 5, **usage)
+    if all(type(v) is int and v >= 0 for v in counts.values()):
+        call = Call(id="x", started_at=START, model="gpt-realtime", input_tokens=10, output_tokens=5, **usage)
+        with pytest.raises(ValidationError, match=message):
+            validate_call(call)
+
+
+def test_a_call_round_trips_its_modality_counts_through_to_dict() -> None:
+    call = Call(id="x", started_at=START, model="gemini-2.5-flash", input_tokens=900, output_tokens=50,
+                cache_read_tokens=300, input_audio_tokens=600, cache_read_audio_tokens=200, input_video_tokens=100,
+                output_image_tokens=20)  # fmt: skip
+    data = call.to_dict()
+    assert {k: data[k] for k in MODALITY_FIELDS if data[k]} == {
+        "input_audio_tokens": 600, "cache_read_audio_tokens": 200, "input_video_tokens": 100, "output_image_tokens": 20,
+    }  # fmt: skip
+    assert Call.from_dict(data) == call

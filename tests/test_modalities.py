@@ -183,3 +183,109 @@ def test_a_call_round_trips_its_modality_counts_through_to_dict() -> None:
         "input_audio_tokens": 600, "cache_read_audio_tokens": 200, "input_video_tokens": 100, "output_image_tokens": 20,
     }  # fmt: skip
     assert Call.from_dict(data) == call
+
+
+def modal_calls(n: int, seed: int) -> list[Call]:
+    """Calls with every mix of modality counts, priced as the tracker prices them."""
+    rng = random.Random(seed)
+    models = ("gemini-2.5-flash", "gemini-2.5-flash-image", "gpt-realtime", "gpt-audio", "gpt-4o")
+    out = []
+    for i in range(n):
+        usage = random_usage(rng)
+        model = models[i % len(models)]
+        at = START + timedelta(hours=i, microseconds=rng.randint(0, 999_999))
+        cost = calculate_cost(model, **usage, at=at)
+        out.append(
+            Call(id=f"m-{seed}-{i:05d}", started_at=at, model=model, provider="x", **usage,
+                 reasoning_tokens=min(usage["output_tokens"], 7), cost_usd=cost.total, input_cost_usd=cost.input,
+                 output_cost_usd=cost.output, cache_read_cost_usd=cost.cache_read,
+                 cache_write_cost_usd=cost.cache_write, price_source=cost.price_source)
+        )  # fmt: skip
+    return out
+
+
+def test_every_store_keeps_the_modality_counts(store_url: str) -> None:
+    from tokentrail.store import open_store
+    from tokentrail.store.base import Filter
+
+    calls = modal_calls(60, seed=1)
+    assert all(validate_call(c) for c in calls)
+    store = open_store(store_url)
+    try:
+        assert store.write(calls) == len(calls)
+        stored = sorted(store.calls(Filter()), key=lambda c: c.id)
+        assert stored == calls
+        assert sum(c.output_image_tokens for c in stored) == sum(c.output_image_tokens for c in calls) > 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_exports_carry_every_modality_count(fmt: str) -> None:
+    import csv
+    import io
+    import json
+
+    from tokentrail.analysis.export import write_calls
+
+    calls = modal_calls(30, seed=2)
+    out: Any = io.BytesIO() if fmt == "parquet" else io.StringIO()
+    assert write_calls(calls, fmt, out) == len(calls)
+    if fmt == "csv":
+        rows = [{k: int(r[k]) for k in MODALITY_FIELDS} for r in csv.DictReader(io.StringIO(out.getvalue()))]
+    elif fmt == "jsonl":
+        rows = [{k: json.loads(line)[k] for k in MODALITY_FIELDS} for line in out.getvalue().splitlines()]
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(out.getvalue()))
+        assert all(str(table.schema.field(k).type) == "int64" for k in MODALITY_FIELDS)
+        rows = [{k: r[k] for k in MODALITY_FIELDS} for r in table.to_pylist()]
+    assert rows == [{k: getattr(c, k) for k in MODALITY_FIELDS} for c in calls]
+    assert any(row["output_image_tokens"] for row in rows) and any(row["cache_read_audio_tokens"] for row in rows)
+
+
+@pytest.mark.postgres
+def test_copy_from_sqlite_to_postgres_keeps_the_modality_counts(tmp_path: Any, pg_url: str) -> None:
+    from tokentrail.analysis.copy import copy_calls
+    from tokentrail.store import open_store
+    from tokentrail.store.base import Filter
+
+    calls = modal_calls(80, seed=3)
+    source = open_store(f"sqlite:///{tmp_path / 'laptop.db'}")
+    source.write(calls)
+    result = copy_calls(source, pg_url, since=START - timedelta(days=1), until=START + timedelta(days=30),
+                        batch_size=25)  # fmt: skip
+    source.close()
+    assert (result.read, result.written) == (len(calls), len(calls))
+    dest = open_store(pg_url)
+    try:
+        assert sorted(dest.calls(Filter()), key=lambda c: c.id) == calls
+    finally:
+        dest.close()
+
+
+def test_recorded_calls_are_priced_with_their_modality_counts() -> None:
+    from tokentrail import Tracker
+    from tokentrail.store.base import Filter
+
+    usage = {"input_tokens": 9_262, "cache_read_tokens": 4_086, "input_audio_tokens": 1_600,
+             "cache_read_audio_tokens": 700, "input_video_tokens": 7_640, "cache_read_video_tokens": 3_386}  # fmt: skip
+    tracker = Tracker("memory://")
+    try:
+        tracker.record("gemini-2.5-flash", output_tokens=827, reasoning_tokens=640, started_at=START, **usage)
+        with pytest.raises(ValidationError, match=r"cache_read_audio_tokens=1601 is more than input_audio_tokens"):
+            tracker.record("gemini-2.5-flash", **{**usage, "cache_read_audio_tokens": 1_601})
+        assert tracker.flush()
+        (call,) = tracker.store.calls(Filter())
+    finally:
+        tracker.close()
+    expected = genai_price("gemini-2.5-flash", {**usage, "output_tokens": 827}, at=START)
+    assert (call.cost_usd, call.input_audio_tokens, call.cache_read_video_tokens) == (
+        expected.total_price,
+        1_600,
+        3_386,
+    )
+    text_only = calculate_cost("gemini-2.5-flash", 9_262, 827, cache_read_tokens=4_086, at=START).total
+    assert call.cost_usd > text_only  # audio costs more than text on this model
+    assert call.input_cost_usd + call.cache_read_cost_usd == expected.input_price

@@ -289,3 +289,24 @@ def test_recorded_calls_are_priced_with_their_modality_counts() -> None:
     text_only = calculate_cost("gemini-2.5-flash", 9_262, 827, cache_read_tokens=4_086, at=START).total
     assert call.cost_usd > text_only  # audio costs more than text on this model
     assert call.input_cost_usd + call.cache_read_cost_usd == expected.input_price
+
+
+def test_jsonl_lines_name_modality_counts_only_when_there_are_some(tmp_path: Any) -> None:
+    from tokentrail.store import open_store
+    from tokentrail.store.base import Filter
+
+    text = Call(id="t-1", started_at=START, model="gpt-4o", input_tokens=10, output_tokens=2)
+    modal = modal_calls(20, seed=4)
+    store = open_store(f"jsonl://{tmp_path / 'store'}")
+    try:
+        store.write([text, *modal])
+        lines = [
+            line for path in sorted((tmp_path / "store").rglob("*.jsonl")) for line in path.read_text().splitlines()
+        ]
+        by_id = {line.split('"id":"')[1].split('"')[0]: line for line in lines}
+        assert not any(name in by_id["t-1"] for name in MODALITY_FIELDS)  # as lines were before these counts
+        for call in modal:
+            assert all((f'"{name}":' in by_id[call.id]) == bool(getattr(call, name)) for name in MODALITY_FIELDS)
+        assert sorted(store.calls(Filter()), key=lambda c: c.id) == sorted([text, *modal], key=lambda c: c.id)
+    finally:
+        store.close()

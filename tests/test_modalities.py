@@ -310,3 +310,27 @@ def test_jsonl_lines_name_modality_counts_only_when_there_are_some(tmp_path: Any
         assert sorted(store.calls(Filter()), key=lambda c: c.id) == sorted([text, *modal], key=lambda c: c.id)
     finally:
         store.close()
+
+
+def test_user_prices_can_price_each_modality_like_genai_prices_does() -> None:
+    from tokentrail.pricing import load_price_overrides, set_price
+
+    rng = random.Random(5)
+    usages = [random_usage(rng) for _ in range(200)]
+    bundled = [calculate_cost("gpt-realtime", **u, at=START) for u in usages]
+    # gpt-realtime's published prices, set by hand: the same model priced by an override costs the same.
+    set_price("gpt-realtime", input_per_mtok=4, output_per_mtok=16, cache_read_per_mtok="0.4",
+              input_audio_per_mtok=32, cache_read_audio_per_mtok="0.4", output_audio_per_mtok=64,
+              input_image_per_mtok=5, cache_read_image_per_mtok="0.5")  # fmt: skip
+    overridden = [calculate_cost("gpt-realtime", **u, at=START) for u in usages]
+    assert [c.price_source for c in overridden] == ["override"] * len(usages)
+    assert [c.total for c in overridden] == [c.total for c in bundled]
+    load_price_overrides({"my-painter": {"input_per_mtok": 1, "output_per_mtok": 2, "output_image_per_mtok": "30"}})
+    cost = calculate_cost("my-painter", 100, 1_300, output_image_tokens=1_290)
+    assert cost.output == (10 * Decimal(2) + 1_290 * Decimal(30)) / 10**6
+    with pytest.raises(ValidationError, match=r"output_image_per_mtok='lots' is not a valid price"):
+        set_price("my-painter", input_per_mtok=1, output_per_mtok=2, output_image_per_mtok="lots")
+    with pytest.raises(ValidationError, match=r"unknown price 'output_picture_per_mtok'"):
+        set_price("my-painter", input_per_mtok=1, output_per_mtok=2, output_picture_per_mtok=3)
+    with pytest.raises(ValidationError, match=r"\[prices.'p'\] has unknown key 'image_per_mtok'"):
+        load_price_overrides({"p": {"input_per_mtok": 1, "output_per_mtok": 2, "image_per_mtok": 3}})

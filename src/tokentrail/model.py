@@ -35,24 +35,11 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ValidationError
+from .modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
 
 __all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
            "validate_call"]  # fmt: skip
 
-MODALITIES = ("audio", "image", "video")
-"""The modalities counted apart from text (text is the rest of each total)."""
-MODALITY_FIELDS = (
-    "input_audio_tokens",
-    "input_image_tokens",
-    "input_video_tokens",
-    "cache_read_audio_tokens",
-    "cache_read_image_tokens",
-    "cache_read_video_tokens",
-    "output_audio_tokens",
-    "output_image_tokens",
-    "output_video_tokens",
-)
-"""The per-modality token counts of a Call, each a subset of an inclusive total (see the module docstring)."""
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -353,42 +340,6 @@ def check_token_consistency(
         )
     if modalities and any(modalities.values()):
         check_modality_consistency(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, modalities)
-
-
-def check_modality_consistency(
-    input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int, counts: Mapping[str, int]
-) -> None:
-    """Reject per-modality counts that do not fit in their totals (see the module docstring)."""
-    uncached = 0
-    read = 0
-    for modality in MODALITIES:
-        inp = counts.get(f"input_{modality}_tokens", 0)
-        cached = counts.get(f"cache_read_{modality}_tokens", 0)
-        if cached > inp:
-            raise ValidationError(
-                f"cache_read_{modality}_tokens={cached!r} is more than input_{modality}_tokens={inp!r}; "
-                f"input_{modality}_tokens must include cached {modality} tokens"
-            )
-        uncached += inp - cached
-        read += cached
-    if read > cache_read_tokens:
-        raise ValidationError(
-            f"cache_read_audio_tokens + cache_read_image_tokens + cache_read_video_tokens = {read!r} is more than "
-            f"cache_read_tokens={cache_read_tokens!r}; cache_read_tokens must include every cached modality"
-        )
-    room = input_tokens - cache_read_tokens - cache_write_tokens
-    if uncached > room:
-        raise ValidationError(
-            f"uncached audio, image and video input tokens ({uncached!r}) are more than "
-            f"input_tokens - cache_read_tokens - cache_write_tokens = {room!r} (input_tokens={input_tokens!r}); "
-            "input_tokens must include every modality, and cache writes are counted as text"
-        )
-    out = sum(counts.get(f"output_{modality}_tokens", 0) for modality in MODALITIES)
-    if out > output_tokens:
-        raise ValidationError(
-            f"output_audio_tokens + output_image_tokens + output_video_tokens = {out!r} is more than "
-            f"output_tokens={output_tokens!r}; output_tokens must include every modality"
-        )
 
 
 def check_text(name: str, value: str) -> None:

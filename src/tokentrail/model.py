@@ -35,7 +35,7 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ValidationError
-from .modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
+from ._modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
 
 __all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
            "validate_call"]  # fmt: skip

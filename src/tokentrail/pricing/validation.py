@@ -73,7 +73,10 @@ def check_modalities(
     """
     from tokentrail.model import MODALITY_FIELDS, check_modality_consistency
 
-    ints = {name: _token_count(name, counts[name]) for name in MODALITY_FIELDS}
+    ints = {
+        name: value if type(value := counts[name]) is int and value >= 0 else _token_count(name, value)
+        for name in MODALITY_FIELDS
+    }
     check_modality_consistency(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, ints)
     return tuple(ints.values())
 

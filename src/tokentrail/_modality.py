@@ -27,6 +27,7 @@ MODALITY_FIELDS = (
     "output_video_tokens",
 )
 """The per-modality token counts of a Call, each a subset of an inclusive total (see the module docstring)."""
+_INPUT_PAIRS = tuple((m, f"input_{m}_tokens", f"cache_read_{m}_tokens") for m in MODALITIES)
 
 
 def check_modality_consistency(
@@ -35,9 +36,9 @@ def check_modality_consistency(
     """Reject per-modality counts that do not fit in their totals (see the module docstring)."""
     uncached = 0
     read = 0
-    for modality in MODALITIES:
-        inp = counts.get(f"input_{modality}_tokens", 0)
-        cached = counts.get(f"cache_read_{modality}_tokens", 0)
+    for modality, input_name, cached_name in _INPUT_PAIRS:
+        inp = counts.get(input_name, 0)
+        cached = counts.get(cached_name, 0)
         if cached > inp:
             raise ValidationError(
                 f"cache_read_{modality}_tokens={cached!r} is more than input_{modality}_tokens={inp!r}; "
@@ -57,7 +58,7 @@ def check_modality_consistency(
             f"input_tokens - cache_read_tokens - cache_write_tokens = {room!r} (input_tokens={input_tokens!r}); "
             "input_tokens must include every modality, and cache writes are counted as text"
         )
-    out = sum(counts.get(f"output_{modality}_tokens", 0) for modality in MODALITIES)
+    out = sum(counts.get(name, 0) for name in MODALITY_FIELDS[6:])
     if out > output_tokens:
         raise ValidationError(
             f"output_audio_tokens + output_image_tokens + output_video_tokens = {out!r} is more than "

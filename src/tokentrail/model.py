@@ -34,8 +34,8 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
-from .errors import ValidationError
 from ._modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
+from .errors import ValidationError
 
 __all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
            "validate_call"]  # fmt: skip

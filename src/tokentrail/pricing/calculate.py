@@ -278,33 +278,33 @@ def _modal_cost(
     Text is what is left of each total once the other modalities are taken out; per part, as in
     genai-prices, `price * tokens / 1e6`, summed.
     """
-    modal = rates.modal or _text_only(rates)
+    m = rates.modal or _text_only(rates)
     in_audio, in_image, in_video, read_audio, read_image, read_video, out_audio, out_image, out_video = counts
-    uncached = (in_audio - read_audio, in_image - read_image, in_video - read_video)
-    cached = (read_audio, read_image, read_video)
-    parts = [(rates.input, inp - read - write - sum(uncached)), *zip(modal[0:3], uncached, strict=True)]
-    input_cost = _sum_parts(parts)
-    read_cost = _sum_parts([(rates.cache_read, read - sum(cached)), *zip(modal[3:6], cached, strict=True)])
-    output_cost = _sum_parts(
-        [(rates.output, out - out_audio - out_image - out_video),
-         *zip(modal[6:9], (out_audio, out_image, out_video), strict=True)]
-    )  # fmt: skip
+    input_cost = _part(rates.input, inp - read - write - (in_audio - read_audio) - (in_image - read_image)
+                       - (in_video - read_video))  # fmt: skip
+    input_cost += _part(m[0], in_audio - read_audio) + _part(m[1], in_image - read_image)
+    input_cost += _part(m[2], in_video - read_video)
+    read_cost = _part(rates.cache_read, read - read_audio - read_image - read_video) + _part(m[3], read_audio)
+    read_cost += _part(m[4], read_image) + _part(m[5], read_video)
+    output_cost = _part(rates.output, out - out_audio - out_image - out_video) + _part(m[6], out_audio)
+    output_cost += _part(m[7], out_image) + _part(m[8], out_video)
     if write_1h:
         write_cost = rates.cache_write * (write - write_1h) / _MILLION + rates.cache_write_1h * write_1h / _MILLION
     else:
         write_cost = rates.cache_write * write / _MILLION if write else _ZERO
     request = _ZERO if rates.request is None else rates.request
-    return Cost(
-        model_id=entry.model_id,
-        provider_id=entry.provider_id,
-        input=input_cost,
-        cache_read=read_cost,
-        cache_write=write_cost,
-        output=output_cost,
-        request=request,
-        total=input_cost + read_cost + write_cost + output_cost + request,
-        price_source=entry.price_source,
-    )
+    cost = _new_object(Cost)
+    _set_model_id(cost, entry.model_id)
+    _set_provider_id(cost, entry.provider_id)
+    _set_input(cost, input_cost)
+    _set_cache_read(cost, read_cost)
+    _set_cache_write(cost, write_cost)
+    _set_output(cost, output_cost)
+    _set_request(cost, request)
+    _set_total(cost, input_cost + read_cost + write_cost + output_cost + request)
+    _set_currency(cost, "USD")
+    _set_price_source(cost, entry.price_source)
+    return cost
 
 
 def _text_only(rates: Rates) -> tuple[Decimal, ...]:
@@ -312,12 +312,9 @@ def _text_only(rates: Rates) -> tuple[Decimal, ...]:
     return (rates.input,) * 3 + (rates.cache_read,) * 3 + (rates.output,) * 3
 
 
-def _sum_parts(parts: list[tuple[Decimal, int]]) -> Decimal:
-    total = _ZERO
-    for rate, tokens in parts:
-        if tokens:
-            total += rate * tokens / _MILLION
-    return total
+def _part(rate: Decimal, tokens: int) -> Decimal:
+    """`rate * tokens / 1e6`, genai-prices' arithmetic for one unit; exactly 0 for no tokens."""
+    return rate * tokens / _MILLION if tokens else _ZERO
 
 
 def is_priced(model: str, provider: str | None = None) -> bool:

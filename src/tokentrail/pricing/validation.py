@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from numbers import Integral
 
 from tokentrail.errors import ValidationError
+from tokentrail.model import MODALITY_FIELDS, check_modality_consistency
 
 __all__ = [
     "check_at",
@@ -71,8 +72,6 @@ def check_modalities(
     Raises:
         ValidationError: a count is not a whole number >= 0, or the counts do not fit in their totals.
     """
-    from tokentrail.model import MODALITY_FIELDS, check_modality_consistency
-
     ints = {
         name: value if type(value := counts[name]) is int and value >= 0 else _token_count(name, value)
         for name in MODALITY_FIELDS

@@ -334,3 +334,12 @@ def test_user_prices_can_price_each_modality_like_genai_prices_does() -> None:
         set_price("my-painter", input_per_mtok=1, output_per_mtok=2, output_picture_per_mtok=3)
     with pytest.raises(ValidationError, match=r"\[prices.'p'\] has unknown key 'image_per_mtok'"):
         load_price_overrides({"p": {"input_per_mtok": 1, "output_per_mtok": 2, "image_per_mtok": 3}})
+
+
+def test_text_is_what_each_total_leaves_of_the_other_modalities() -> None:
+    body_counts = {"input_audio_tokens": 1600, "input_video_tokens": 7640, "cache_read_audio_tokens": 700,
+                   "cache_read_video_tokens": 3386}  # fmt: skip
+    call = Call(id="x", started_at=START, model="gemini-2.5-flash", input_tokens=9262, output_tokens=827,
+                cache_read_tokens=4086, reasoning_tokens=640, **body_counts)  # fmt: skip
+    assert (call.input_text_tokens, call.output_text_tokens) == (22, 827)
+    assert "input_text_tokens" not in call.to_dict()  # derived, like total_tokens

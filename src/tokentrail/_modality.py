@@ -1,8 +1,13 @@
 """Audio, image and video tokens, counted apart inside a Call's inclusive totals (see `tokentrail.model`).
 
-Text is what is left of each total. Cache writes are text: no provider reports them by modality, so the
-uncached audio, image and video tokens must fit in the input that was neither read from nor written to
-the cache. These rules are exactly what makes genai-prices' price of the counts well defined.
+`input_audio_tokens`, `input_image_tokens`, `input_video_tokens` are part of `input_tokens`, cached ones
+included; `cache_read_audio_tokens` (image, video) are the part of `cache_read_tokens` of that modality,
+and so also part of `input_<modality>_tokens`; `output_audio_tokens`, `output_image_tokens`,
+`output_video_tokens` are part of `output_tokens`. Text is what is left of each total. Cache writes are
+text (no provider reports them by modality), so the uncached audio, image and video tokens fit in the
+input that was neither read from nor written to the cache:
+`sum(input_m - cache_read_m) <= input_tokens - cache_read_tokens - cache_write_tokens`. These rules are
+exactly what makes genai-prices' price of the counts well defined.
 """
 
 from __future__ import annotations

@@ -12,13 +12,8 @@ Token semantics are fixed here, because mixing them up is the most common bug in
 So `cache_read_tokens + cache_write_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`
 always hold; a record that breaks them is rejected.
 
-Tokens of other modalities than text are counted apart, each a subset of its inclusive total (the text
-count is what is left): `input_audio_tokens`, `input_image_tokens`, `input_video_tokens` are part of
-`input_tokens`, cached ones included; `cache_read_audio_tokens` (image, video) are the part of
-`cache_read_tokens` of that modality, and so also part of `input_<modality>_tokens`; `output_audio_tokens`,
-`output_image_tokens`, `output_video_tokens` are part of `output_tokens`. Cache writes are text (no
-provider reports them by modality), so the uncached audio, image and video tokens fit in the uncached,
-unwritten input: `sum(input_m - cache_read_m) <= input_tokens - cache_read_tokens - cache_write_tokens`.
+Audio, image and video tokens are counted apart inside those totals (`input_audio_tokens`,
+`cache_read_audio_tokens`, `output_image_tokens`, …); text is the rest. Their rules: `tokentrail._modality`.
 """
 
 from __future__ import annotations
@@ -171,6 +166,16 @@ class Call:
     def total_tokens(self) -> int:
         """Input plus output tokens."""
         return self.input_tokens + self.output_tokens
+
+    @property
+    def input_text_tokens(self) -> int:
+        """Prompt tokens that are not audio, image or video (cached ones included); derived, never stored."""
+        return self.input_tokens - self.input_audio_tokens - self.input_image_tokens - self.input_video_tokens
+
+    @property
+    def output_text_tokens(self) -> int:
+        """Generated tokens that are not audio, image or video (reasoning included); derived, never stored."""
+        return self.output_tokens - self.output_audio_tokens - self.output_image_tokens - self.output_video_tokens
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain data (datetimes as ISO text, Decimals as text), for JSON and CSV."""

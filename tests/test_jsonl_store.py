@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokentrail.errors import ConfigError, StoreError, ValidationError
-from tokentrail.model import Call, new_call_id
+from tokentrail.model import MODALITY_FIELDS, Call, new_call_id
 from tokentrail.store import open_store
 from tokentrail.store.base import Filter
 from tokentrail.store.jsonl import JsonlStore, encode_calls
@@ -109,6 +109,9 @@ def read_lines(path: Path) -> list[dict[str, object]]:
 def expected_line(call: Call) -> dict[str, object]:
     data = call.to_dict()
     del data["prompt"], data["response"]
+    for name in MODALITY_FIELDS:  # written only when not 0
+        if data[name] == 0:
+            del data[name]
     return data
 
 

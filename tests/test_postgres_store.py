@@ -19,7 +19,7 @@ import pytest
 from psycopg.types.json import Jsonb
 
 from tokentrail.errors import SchemaVersionError, StoreError, ValidationError
-from tokentrail.model import Call
+from tokentrail.model import MODALITY_FIELDS, Call
 from tokentrail.store import open_store
 from tokentrail.store.base import Bucket, Filter, Metric, Totals
 from tokentrail.store.memory import MemoryStore
@@ -259,7 +259,8 @@ def test_bad_database_or_password_error_masks_the_password(pg_url: str) -> None:
 def test_newer_schema_is_refused(pg: PostgresStore, pg_url: str) -> None:
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("INSERT INTO tokentrail.schema_version (version, name) VALUES (999, 'm999_from_the_future')")
-    with pytest.raises(SchemaVersionError, match=r"schema version 999, newer than this tokentrail knows \(3\)"):
+    known = rf"schema version 999, newer than this tokentrail knows \({len(MIGRATIONS)}\)"
+    with pytest.raises(SchemaVersionError, match=known):
         PostgresStore.from_url(pg_url)
 
 
@@ -317,6 +318,37 @@ def test_upgrade_from_version_2_folds_existing_calls_into_the_rollups(pg_url: st
     finally:
         store.close()
         raw.close()
+
+
+def test_upgrade_from_version_3_adds_the_modality_columns_and_keeps_every_call(pg_url: str) -> None:
+    from test_modalities import modal_calls
+
+    old = make_calls(300, seed=4)
+    store = PostgresStore.from_url(pg_url)
+    store.write(old)
+    store.close()
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # take the store back to version 3: drop what m004 added
+        for name in MODALITY_FIELDS:
+            conn.execute(f"ALTER TABLE tokentrail.calls DROP COLUMN {name}")
+        conn.execute("DELETE FROM tokentrail.schema_version WHERE version > 3")
+    assert MIGRATIONS[3].__name__ == "m004_add_modality_tokens" and "Why" in (MIGRATIONS[3].__doc__ or "")
+    memory = MemoryStore()
+    memory.write(old)
+    store = PostgresStore.from_url(pg_url)
+    try:
+        with psycopg.connect(pg_url) as conn:
+            names = [r[0] for r in conn.execute("SELECT name FROM tokentrail.schema_version ORDER BY version")]
+        assert names == [m.__name__ for m in MIGRATIONS]
+        assert sorted(store.calls(Filter()), key=lambda c: c.id) == sorted(old, key=lambda c: c.id)
+        for by in ([], ["model", "agent"]):
+            assert_same_groups(
+                store.aggregate(Filter(), by=by, bucket="day"), memory.aggregate(Filter(), by=by, bucket="day")
+            )
+        new = modal_calls(40, seed=5)
+        assert store.write(new) == len(new)
+        assert sorted((c for c in store.calls(Filter()) if c.id.startswith("m-")), key=lambda c: c.id) == new
+    finally:
+        store.close()
 
 
 # --- reads ------------------------------------------------------------------------------------------------------

@@ -227,6 +227,44 @@ def test_migrations_upgrade_every_older_schema_keeping_the_calls(tmp_path: Path,
         store.close()
 
 
+def test_modality_counts_need_no_schema_change_and_rows_written_before_them_read_as_zero(tmp_path: Path) -> None:
+    from test_modalities import modal_calls
+    from tokentrail.model import MODALITY_FIELDS
+    from tokentrail.store.sqlite import EXTRA_FIELDS
+
+    text_only = [c for c in random_calls(200, seed=11) if c.response_id is None]  # none deduplicated away
+    modal = modal_calls(50, seed=12)
+    url = sqlite_url(tmp_path)
+    store = open_store(url)
+    store.write(text_only + modal)
+    store.close()
+    conn = sqlite3.connect(tmp_path / "store.db")
+    lengths = dict(conn.execute("SELECT id, json_array_length(extra) FROM calls").fetchall())
+    before = len(EXTRA_FIELDS) - len(MODALITY_FIELDS)  # the `extra` array as tokentrail wrote it before them
+    assert {lengths[c.id] for c in text_only} == {before}
+    assert {lengths[c.id] for c in modal if any(getattr(c, f) for f in MODALITY_FIELDS)} == {len(EXTRA_FIELDS)}
+    # A row written before the counts existed is exactly such a shorter array: it reads back with zeros.
+    last = ", ".join(["'$[#-1]'"] * len(MODALITY_FIELDS))  # json_remove drops the last item, once per path
+    conn.execute(f"UPDATE calls SET extra = json_remove(extra, {last}) WHERE json_array_length(extra) = ?",
+                 (len(EXTRA_FIELDS),))  # fmt: skip
+    conn.commit()
+    conn.close()
+    store = open_store(url)
+    try:
+        stored = {c.id: c for c in store.calls(Filter())}
+        assert [stored[c.id] for c in text_only] == text_only
+        zeroed = {name: 0 for name in MODALITY_FIELDS}
+        assert [stored[c.id] for c in modal] == [
+            c if not any(getattr(c, f) for f in MODALITY_FIELDS) else Call(**{**_fields(c), **zeroed}) for c in modal
+        ]
+    finally:
+        store.close()
+
+
+def _fields(call: Call) -> dict[str, object]:
+    return {name: getattr(call, name) for name in Call.__dataclass_fields__}
+
+
 # --- concurrency --------------------------------------------------------------------------------
 
 

@@ -11,6 +11,9 @@ Token semantics are fixed here, because mixing them up is the most common bug in
 
 So `cache_read_tokens + cache_write_tokens <= input_tokens` and `reasoning_tokens <= output_tokens`
 always hold; a record that breaks them is rejected.
+
+Audio, image and video tokens are counted apart inside those totals (`input_audio_tokens`,
+`cache_read_audio_tokens`, `output_image_tokens`, …); text is the rest. Their rules: `tokentrail._modality`.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+from ._modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
 from .errors import ValidationError
 
-__all__ = ["TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id", "validate_call"]
+__all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
+           "validate_call"]  # fmt: skip
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -37,6 +42,7 @@ TOKEN_FIELDS = (
     "cache_write_tokens",
     "cache_write_1h_tokens",
     "reasoning_tokens",
+    *MODALITY_FIELDS,
 )
 
 _COST_FIELDS = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd")
@@ -81,6 +87,24 @@ class Call:
     """The part of `cache_write_tokens` written with a 1-hour lifetime (Anthropic)."""
     reasoning_tokens: int = 0
     """Reasoning/thinking tokens (a subset of `output_tokens`)."""
+    input_audio_tokens: int = 0
+    """Audio prompt tokens, cached ones included (a subset of `input_tokens`)."""
+    input_image_tokens: int = 0
+    """Image prompt tokens, cached ones included (a subset of `input_tokens`; Gemini's DOCUMENT counts here)."""
+    input_video_tokens: int = 0
+    """Video prompt tokens, cached ones included (a subset of `input_tokens`)."""
+    cache_read_audio_tokens: int = 0
+    """Audio tokens read from the cache (a subset of `cache_read_tokens` and of `input_audio_tokens`)."""
+    cache_read_image_tokens: int = 0
+    """Image tokens read from the cache (a subset of `cache_read_tokens` and of `input_image_tokens`)."""
+    cache_read_video_tokens: int = 0
+    """Video tokens read from the cache (a subset of `cache_read_tokens` and of `input_video_tokens`)."""
+    output_audio_tokens: int = 0
+    """Generated audio tokens (a subset of `output_tokens`)."""
+    output_image_tokens: int = 0
+    """Generated image tokens (a subset of `output_tokens`)."""
+    output_video_tokens: int = 0
+    """Generated video tokens (a subset of `output_tokens`)."""
     tokens_estimated: bool = False
     """True when the counts are tokentrail's estimate, not the provider's report."""
 
@@ -142,6 +166,16 @@ class Call:
     def total_tokens(self) -> int:
         """Input plus output tokens."""
         return self.input_tokens + self.output_tokens
+
+    @property
+    def input_text_tokens(self) -> int:
+        """Prompt tokens that are not audio, image or video (cached ones included); derived, never stored."""
+        return self.input_tokens - self.input_audio_tokens - self.input_image_tokens - self.input_video_tokens
+
+    @property
+    def output_text_tokens(self) -> int:
+        """Generated tokens that are not audio, image or video (reasoning included); derived, never stored."""
+        return self.output_tokens - self.output_audio_tokens - self.output_image_tokens - self.output_video_tokens
 
     def to_dict(self) -> dict[str, Any]:
         """Every field as plain data (datetimes as ISO text, Decimals as text), for JSON and CSV."""
@@ -233,6 +267,7 @@ def validate_call(call: Call) -> Call:
         call.cache_write_tokens,
         call.cache_write_1h_tokens,
         call.reasoning_tokens,
+        **{name: getattr(call, name) for name in MODALITY_FIELDS},
     )
     validate_labels(call.labels)
     return call
@@ -287,8 +322,12 @@ def check_token_consistency(
     cache_write_tokens: int,
     cache_write_1h_tokens: int,
     reasoning_tokens: int,
+    **modalities: int,
 ) -> None:
-    """Reject token counts that cannot happen under tokentrail's semantics (see module docstring)."""
+    """Reject token counts that cannot happen under tokentrail's semantics (see module docstring).
+
+    `modalities` are the per-modality counts by field name (`input_audio_tokens=…`); missing ones are 0.
+    """
     if cache_read_tokens + cache_write_tokens > input_tokens:
         raise ValidationError(
             f"cache_read_tokens={cache_read_tokens!r} + cache_write_tokens={cache_write_tokens!r} is more than "
@@ -304,6 +343,8 @@ def check_token_consistency(
             f"reasoning_tokens={reasoning_tokens!r} is more than output_tokens={output_tokens!r}; "
             "output_tokens must include reasoning tokens"
         )
+    if modalities and any(modalities.values()):
+        check_modality_consistency(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, modalities)
 
 
 def check_text(name: str, value: str) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from .context import EMPTY_SCOPE, Scope, _scope
 from .errors import BudgetExceededError, UnknownModelError, ValidationError
 from .model import (
+    MODALITY_FIELDS,
     Call,
     build_call,
     check_text,
@@ -51,7 +52,7 @@ log = logging.getLogger("tokentrail")
 _INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY = range(7)
 _FIELD_KINDS: dict[str, int] = {
     **dict.fromkeys(("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
-                     "retries"), _INT),
+                     "retries", *MODALITY_FIELDS), _INT),
     **dict.fromkeys(("duration_ms", "ttft_ms"), _NUM),
     **dict.fromkeys(("id", "provider", "response_model", "operation", "finish_reason", "response_id", "agent", "user",
                      "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
@@ -61,7 +62,8 @@ _FIELD_KINDS: dict[str, int] = {
     "labels": _LABELS,
     "cost_usd": _MONEY,
 }  # fmt: skip
-_CONSISTENCY_KEYS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")
+_CONSISTENCY_KEYS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+                     *MODALITY_FIELDS)  # fmt: skip
 
 
 def _invalid(name: str, value: object, expected: str) -> ValidationError:
@@ -145,6 +147,7 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
             fields.get("cache_write_tokens", 0),
             fields.get("cache_write_1h_tokens", 0),
             fields.get("reasoning_tokens", 0),
+            **{name: fields[name] for name in MODALITY_FIELDS if name in fields},
         )
 
 
@@ -802,6 +805,9 @@ class Tracker:
             "provider": f.get("provider"),
             "at": at,
         }
+        for name in MODALITY_FIELDS:  # audio, image, video: each at its own rate
+            if f.get(name):
+                kwargs[name] = f[name]
         for name in dict.fromkeys((f.get("response_model"), model)):
             if not name:
                 continue

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..model import MODALITY_FIELDS
 from ._stream import AsyncStream, SyncStream
 from .usage import Usage
 
@@ -33,6 +34,9 @@ _ACTIVE: ContextVar[bool] = ContextVar("tokentrail_capture_active", default=Fals
 """True while an instrumented call is being sent: an inner wrapper then passes straight through."""
 
 _MAX_ERROR_MESSAGE = 2000
+_DETAIL_FIELDS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
+                  *MODALITY_FIELDS)  # fmt: skip
+"""The counts inside the totals, passed to `record()` only when not 0."""
 
 
 # -- what one response says ----------------------------------------------------------------------
@@ -346,7 +350,7 @@ class _Capture:
         if usage is not None:
             # Only non-zero counts: every field passed is one more for record() to check.
             fields["input_tokens"], fields["output_tokens"] = usage.input_tokens, usage.output_tokens
-            for name in ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens"):
+            for name in _DETAIL_FIELDS:
                 value = getattr(usage, name)
                 if value:
                     fields[name] = value

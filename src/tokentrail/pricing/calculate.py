@@ -19,7 +19,7 @@ from tokentrail.pricing import overrides, source
 from tokentrail.pricing.cost import Cost, slot_setters
 from tokentrail.pricing.rates import Rates, micros
 from tokentrail.pricing.resolve import Entry, resolve
-from tokentrail.pricing.validation import check_at, check_usage
+from tokentrail.pricing.validation import check_at, check_modalities, check_usage
 
 __all__ = ["calculate_cost", "is_priced", "lookup", "rates_at", "unknown_model"]
 
@@ -99,7 +99,7 @@ def rates_at(entry: Entry, at: datetime | None, model: object = None, provider: 
     return rates if start <= us < end else entry.schedule.select(us)
 
 
-def calculate_cost(
+def calculate_cost(  # noqa: C901 - one flat hot path on purpose; helpers would cost a call each
     model: str,
     input_tokens: int,
     output_tokens: int,
@@ -107,13 +107,24 @@ def calculate_cost(
     cache_read_tokens: int = 0,
     cache_write_tokens: int = 0,
     cache_write_1h_tokens: int = 0,
+    input_audio_tokens: int = 0,
+    input_image_tokens: int = 0,
+    input_video_tokens: int = 0,
+    cache_read_audio_tokens: int = 0,
+    cache_read_image_tokens: int = 0,
+    cache_read_video_tokens: int = 0,
+    output_audio_tokens: int = 0,
+    output_image_tokens: int = 0,
+    output_video_tokens: int = 0,
     provider: str | None = None,
     at: datetime | None = None,
 ) -> Cost:
     """Price one LLM call exactly, from genai-prices or a user override.
 
     Token counts follow OpenAI/OpenTelemetry: `input_tokens` counts every prompt token, cache reads and
-    writes included; `output_tokens` includes reasoning tokens. The total equals genai-prices'
+    writes included; `output_tokens` includes reasoning tokens. Audio, image and video tokens are counted
+    apart *inside* those totals (text is the rest) and priced at their own rates where the model has them
+    (Gemini audio input, image output; OpenAI audio and realtime models). The total equals genai-prices'
     `calc_price(...).total_price` for the same usage, tiered and dated prices included.
 
     Args:
@@ -124,11 +135,18 @@ def calculate_cost(
         cache_read_tokens: Prompt tokens read from the cache (part of `input_tokens`).
         cache_write_tokens: Prompt tokens written to the cache (part of `input_tokens`).
         cache_write_1h_tokens: Cache writes with Anthropic's 1-hour TTL (part of `cache_write_tokens`).
+        input_audio_tokens: Audio prompt tokens, cached ones included (part of `input_tokens`); likewise
+            `input_image_tokens` and `input_video_tokens`.
+        cache_read_audio_tokens: Audio tokens read from the cache (part of `cache_read_tokens` and of
+            `input_audio_tokens`); likewise `cache_read_image_tokens` and `cache_read_video_tokens`.
+        output_audio_tokens: Generated audio tokens (part of `output_tokens`); likewise `output_image_tokens`
+            and `output_video_tokens`.
         provider: Provider whose price to use (`"openai"`, `"azure"`, `"bedrock"`, …); inferred if None.
         at: When the call was made, timezone-aware; prices change over time. Default: now.
 
     Returns:
-        The `Cost`, whose parts add up to its total.
+        The `Cost`, whose parts add up to its total; each modality's tokens are in the part of their kind
+        (uncached input, cache read, output).
 
     Raises:
         ValidationError: A count is negative, not a whole number, or inconsistent with another; `at` is naive.
@@ -141,6 +159,8 @@ def calculate_cost(
         (Decimal('2.0'), Decimal('0.25'), Decimal('1'))
         >>> cost.total
         Decimal('3.25')
+        >>> calculate_cost("gemini-2.5-flash-image", 10, 1290, output_image_tokens=1290).output  # $30 per million
+        Decimal('0.0387')
     """
     if not (
         type(input_tokens) is int
@@ -178,6 +198,36 @@ def calculate_cost(
             if input_tokens > threshold:
                 rates = band
                 break
+    if (
+        input_audio_tokens
+        or input_image_tokens
+        or input_video_tokens
+        or cache_read_audio_tokens
+        or cache_read_image_tokens
+        or cache_read_video_tokens
+        or output_audio_tokens
+        or output_image_tokens
+        or output_video_tokens
+    ):
+        counts = check_modalities(
+            input_tokens,
+            output_tokens,
+            cache_read_tokens,
+            cache_write_tokens,
+            {
+                "input_audio_tokens": input_audio_tokens,
+                "input_image_tokens": input_image_tokens,
+                "input_video_tokens": input_video_tokens,
+                "cache_read_audio_tokens": cache_read_audio_tokens,
+                "cache_read_image_tokens": cache_read_image_tokens,
+                "cache_read_video_tokens": cache_read_video_tokens,
+                "output_audio_tokens": output_audio_tokens,
+                "output_image_tokens": output_image_tokens,
+                "output_video_tokens": output_video_tokens,
+            },
+        )
+        return _modal_cost(entry, rates, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                           cache_write_1h_tokens, counts)  # fmt: skip
 
     # price * tokens / 1e6 per part: exactly genai-prices' arithmetic, so even the Decimal exponents look alike.
     uncached = input_tokens - cache_read_tokens - cache_write_tokens
@@ -218,6 +268,53 @@ def calculate_cost(
     _set_currency(cost, "USD")
     _set_price_source(cost, entry.price_source)
     return cost
+
+
+def _modal_cost(
+    entry: Entry, rates: Rates, inp: int, out: int, read: int, write: int, write_1h: int, counts: tuple[int, ...]
+) -> Cost:
+    """The cost of a call with audio, image or video tokens, each kind at its rate: genai-prices' leaves.
+
+    Text is what is left of each total once the other modalities are taken out; per part, as in
+    genai-prices, `price * tokens / 1e6`, summed.
+    """
+    m = rates.modal or _text_only(rates)
+    in_audio, in_image, in_video, read_audio, read_image, read_video, out_audio, out_image, out_video = counts
+    input_cost = _part(rates.input, inp - read - write - (in_audio - read_audio) - (in_image - read_image)
+                       - (in_video - read_video))  # fmt: skip
+    input_cost += _part(m[0], in_audio - read_audio) + _part(m[1], in_image - read_image)
+    input_cost += _part(m[2], in_video - read_video)
+    read_cost = _part(rates.cache_read, read - read_audio - read_image - read_video) + _part(m[3], read_audio)
+    read_cost += _part(m[4], read_image) + _part(m[5], read_video)
+    output_cost = _part(rates.output, out - out_audio - out_image - out_video) + _part(m[6], out_audio)
+    output_cost += _part(m[7], out_image) + _part(m[8], out_video)
+    if write_1h:
+        write_cost = rates.cache_write * (write - write_1h) / _MILLION + rates.cache_write_1h * write_1h / _MILLION
+    else:
+        write_cost = rates.cache_write * write / _MILLION if write else _ZERO
+    request = _ZERO if rates.request is None else rates.request
+    cost = _new_object(Cost)
+    _set_model_id(cost, entry.model_id)
+    _set_provider_id(cost, entry.provider_id)
+    _set_input(cost, input_cost)
+    _set_cache_read(cost, read_cost)
+    _set_cache_write(cost, write_cost)
+    _set_output(cost, output_cost)
+    _set_request(cost, request)
+    _set_total(cost, input_cost + read_cost + write_cost + output_cost + request)
+    _set_currency(cost, "USD")
+    _set_price_source(cost, entry.price_source)
+    return cost
+
+
+def _text_only(rates: Rates) -> tuple[Decimal, ...]:
+    """Per-modality rates of a model that prices no modality apart: each at its text rate."""
+    return (rates.input,) * 3 + (rates.cache_read,) * 3 + (rates.output,) * 3
+
+
+def _part(rate: Decimal, tokens: int) -> Decimal:
+    """`rate * tokens / 1e6`, genai-prices' arithmetic for one unit; exactly 0 for no tokens."""
+    return rate * tokens / _MILLION if tokens else _ZERO
 
 
 def is_priced(model: str, provider: str | None = None) -> bool:

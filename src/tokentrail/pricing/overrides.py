@@ -24,7 +24,12 @@ __all__ = [
 ]
 
 _PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok")
-_TABLE_KEYS = frozenset((*_PRICE_KEYS, "provider", "context_window"))
+_MODALITY_KEYS = {  # our name -> genai-prices' price key
+    f"{kind}_{m}_per_mtok": f"{genai}_mtok".format(m=m)
+    for kind, genai in (("input", "input_{m}"), ("cache_read", "cache_{m}_read"), ("output", "output_{m}"))
+    for m in ("audio", "image", "video")
+}
+_TABLE_KEYS = frozenset((*_PRICE_KEYS, *_MODALITY_KEYS, "provider", "context_window"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,8 @@ class Override:
     cache_read_per_mtok: Decimal | None
     cache_write_per_mtok: Decimal | None
     context_window: int | None
+    modality_per_mtok: tuple[tuple[str, Decimal], ...] = ()
+    """Audio, image and video prices set apart, as (`input_audio_per_mtok`, price) pairs."""
 
     def price_keys(self) -> dict[str, Decimal]:
         """The prices under genai-prices' key names, for `rates.compile_per_mtok`."""
@@ -47,6 +54,7 @@ class Override:
             "cache_read_mtok": self.cache_read_per_mtok,
             "cache_write_mtok": self.cache_write_per_mtok,
         }
+        keys.update((_MODALITY_KEYS[name], price) for name, price in self.modality_per_mtok)
         return {key: value for key, value in keys.items() if value is not None}
 
 
@@ -86,6 +94,9 @@ def _build(model: object, fields: Mapping[str, Any]) -> Override:
         cache_read_per_mtok=_optional_price("cache_read_per_mtok", prices["cache_read_per_mtok"]),
         cache_write_per_mtok=_optional_price("cache_write_per_mtok", prices["cache_write_per_mtok"]),
         context_window=check_context_window(fields.get("context_window")),
+        modality_per_mtok=tuple(
+            (key, check_price(key, fields[key])) for key in _MODALITY_KEYS if fields.get(key) is not None
+        ),
     )
 
 
@@ -98,10 +109,14 @@ def set_price(
     cache_write_per_mtok: Decimal | float | str | None = None,
     provider: str | None = None,
     context_window: int | None = None,
+    **modality_per_mtok: Decimal | float | str | None,
 ) -> None:
     """Set the price of a model, overriding genai-prices or adding a model it does not know.
 
-    Prices are USD per million tokens. Without a cache price, cached tokens cost the input price.
+    Prices are USD per million tokens. Without a cache price, cached tokens cost the input price. Audio,
+    image and video tokens may have prices of their own (`input_audio_per_mtok`, `cache_read_audio_per_mtok`,
+    `output_image_per_mtok`, … for each of audio, image, video); without one they cost what text does (cached
+    ones the modality's input price if it has one, else the cache read price).
     An override applies to the name as written (any case, with or without a provider prefix) and to
     every name genai-prices resolves to the same model id; with `provider`, only to that provider.
 
@@ -113,9 +128,10 @@ def set_price(
         cache_write_per_mtok: Price of a million tokens written to the prompt cache.
         provider: Restrict the override to this provider.
         context_window: The model's context window in tokens, shown by `model_info`.
+        **modality_per_mtok: Prices of audio, image and video tokens, e.g. `output_image_per_mtok=30`.
 
     Raises:
-        ValidationError: A price is negative, NaN, infinite, a bool or not a number.
+        ValidationError: A price is negative, NaN, infinite, a bool or not a number; an unknown keyword.
 
     Example:
         >>> from tokentrail.pricing import calculate_cost, set_price, remove_price
@@ -125,7 +141,12 @@ def set_price(
         >>> remove_price("my-model")
         True
     """
+    unknown = sorted(set(modality_per_mtok) - _MODALITY_KEYS.keys())
+    if unknown:
+        expected = ", ".join(_MODALITY_KEYS)
+        raise ValidationError(f"set_price() got an unknown price {unknown[0]!r}; the modality prices are {expected}")
     fields = {
+        **modality_per_mtok,
         "input_per_mtok": input_per_mtok,
         "output_per_mtok": output_per_mtok,
         "cache_read_per_mtok": cache_read_per_mtok,
@@ -143,7 +164,8 @@ def load_price_overrides(table: Mapping[str, Mapping[str, Any]]) -> list[str]:
 
     Args:
         table: Model name to a mapping with `input_per_mtok`, `output_per_mtok` and optionally
-            `cache_read_per_mtok`, `cache_write_per_mtok`, `provider`, `context_window`.
+            `cache_read_per_mtok`, `cache_write_per_mtok`, the audio/image/video prices of `set_price`,
+            `provider`, `context_window`.
 
     Returns:
         The model names set, in order.

@@ -50,6 +50,10 @@ class Rates:
     output: Decimal
     request: Decimal | None
     """Flat fee per request in USD (not per million), or None."""
+    modal: tuple[Decimal, ...] | None
+    """USD per million for (input audio, image, video, cache read audio, image, video, output audio, image, video),
+    each falling back as genai-prices' leaf decomposition does; None when the model prices no modality apart
+    (then every modality costs what text does and `calculate_cost` skips them)."""
     bands: tuple[tuple[int, Rates], ...]
     """`(threshold, rates)` highest first: the rates used when `input_tokens > threshold`."""
     listed: MTokPrices
@@ -143,31 +147,52 @@ def _rates(
     inp = per_mtok("input_mtok", _ZERO)
     write = per_mtok("cache_write_mtok", inp)
     request = prices.get("requests_kcount")
+    read = per_mtok("cache_read_mtok", inp)
+    out = per_mtok("output_mtok", _ZERO)
+    modal: tuple[Decimal, ...] | None = None
+    if any(prices.get(key) is not None for key in _MODALITY_KEYS):
+        # A modality without its own price stays in its parent: input audio in input, cached audio in input
+        # audio when that has a price (genai-prices requires a cache audio price if both input audio and cache
+        # reads have one), else in cache reads.
+        ins = tuple(per_mtok(f"input_{m}_mtok", inp) for m in _MODALITIES)
+        reads = tuple(
+            per_mtok(f"cache_{m}_read_mtok", own if prices.get(f"input_{m}_mtok") is not None else read)
+            for m, own in zip(_MODALITIES, ins, strict=True)
+        )
+        modal = (*ins, *reads, *(per_mtok(f"output_{m}_mtok", out) for m in _MODALITIES))
     return Rates(
         input=inp,
-        cache_read=per_mtok("cache_read_mtok", inp),
+        cache_read=read,
         cache_write=write,
         cache_write_1h=per_mtok("cache_write_1h_mtok", write),
-        output=per_mtok("output_mtok", _ZERO),
+        output=out,
         request=None if request is None else _at_level(request, level) / _THOUSAND,
+        modal=modal,
         bands=bands,
         listed=listed,
     )
 
 
-_TEXT_KEYS = (
+_MODALITIES = ("audio", "image", "video")
+_MODALITY_KEYS = (
+    *(f"input_{m}_mtok" for m in _MODALITIES),
+    *(f"cache_{m}_read_mtok" for m in _MODALITIES),
+    *(f"output_{m}_mtok" for m in _MODALITIES),
+)
+_TOKEN_KEYS = (
     "input_mtok",
     "output_mtok",
     "cache_read_mtok",
     "cache_write_mtok",
     "cache_write_1h_mtok",
     "requests_kcount",
+    *_MODALITY_KEYS,
 )
 
 
 def compile_per_mtok(prices: dict[str, Any]) -> Rates:
     """Compile a mapping of genai-prices price keys (`input_mtok`, ...) to `Decimal | TieredPrices`."""
-    prices = {key: prices[key] for key in _TEXT_KEYS if prices.get(key) is not None}
+    prices = {key: prices[key] for key in _TOKEN_KEYS if prices.get(key) is not None}
     listed = listed_prices(prices)
     thresholds = sorted({tier.start for value in prices.values() if _is_tiered(value) for tier in value.tiers})
     bands = tuple((start, _rates(prices, start, listed, ())) for start in reversed(thresholds))
@@ -187,7 +212,7 @@ def listed_prices(prices: dict[str, Any]) -> MTokPrices:
         cache_read=base("cache_read_mtok"),
         cache_write=base("cache_write_mtok"),
         cache_write_1h=base("cache_write_1h_mtok"),
-        tiered=any(_is_tiered(prices.get(key)) for key in _TEXT_KEYS),
+        tiered=any(_is_tiered(prices.get(key)) for key in _TOKEN_KEYS),
     )
 
 
@@ -213,7 +238,7 @@ def _choice(constraint: Any, rates: Rates) -> tuple[int, Any, Any, Rates]:
 def _priced_by_other_units_only(prices: Any) -> bool:
     """Whether a `ModelPrice` charges for audio hours, characters, pages… but not for tokens or requests."""
     present = {key for key, value in vars(prices).items() if value is not None and not key.startswith("_")}
-    return bool(present) and not present.intersection(_TEXT_KEYS)
+    return bool(present) and not present.intersection(_TOKEN_KEYS)
 
 
 def compile_model(prices: Any) -> Rates | Schedule | None:

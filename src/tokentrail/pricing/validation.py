@@ -8,8 +8,17 @@ from decimal import Decimal, InvalidOperation
 from numbers import Integral
 
 from tokentrail.errors import ValidationError
+from tokentrail.model import MODALITY_FIELDS, check_modality_consistency
 
-__all__ = ["check_at", "check_context_window", "check_model", "check_price", "check_provider", "check_usage"]
+__all__ = [
+    "check_at",
+    "check_context_window",
+    "check_modalities",
+    "check_model",
+    "check_price",
+    "check_provider",
+    "check_usage",
+]
 
 
 def _token_count(field: str, value: object) -> int:
@@ -53,6 +62,22 @@ def check_usage(
             "1-hour cache writes are a subset of all cache writes"
         )
     return counts
+
+
+def check_modalities(
+    input_tokens: int, output_tokens: int, cache_read_tokens: int, cache_write_tokens: int, counts: dict[str, object]
+) -> tuple[int, ...]:
+    """Validate per-modality counts (by `MODALITY_FIELDS` name, in that order) against their totals; return ints.
+
+    Raises:
+        ValidationError: a count is not a whole number >= 0, or the counts do not fit in their totals.
+    """
+    ints = {
+        name: value if type(value := counts[name]) is int and value >= 0 else _token_count(name, value)
+        for name in MODALITY_FIELDS
+    }
+    check_modality_consistency(input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, ints)
+    return tuple(ints.values())
 
 
 def check_at(at: object) -> datetime:

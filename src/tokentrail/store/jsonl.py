@@ -57,7 +57,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import ConfigError, StoreError, ValidationError
-from ..model import TOKEN_FIELDS, Call, validate_call
+from ..model import MODALITY_FIELDS, TOKEN_FIELDS, Call, validate_call
 from ._py import aggregate_calls, percentiles_of
 from .base import Bucket, Filter, Group, Metric, PercentileRow
 
@@ -112,10 +112,14 @@ _STR_FIELDS = (
     "user", "session", "response_id", "trace_id", "span_id", "parent_span_id", "prompt_hash", "response_hash",
 )  # fmt: skip
 _FLOAT_FIELDS = ("duration_ms", "ttft_ms")
-_INT_FIELDS = TOKEN_FIELDS
-_KNOWN = {"id", "started_at", "labels", *_CTX_FIELDS, *_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, *_COST_FIELDS}
+_INT_FIELDS = tuple(f for f in TOKEN_FIELDS if f not in MODALITY_FIELDS)
+_SPARSE_FIELDS = MODALITY_FIELDS
+"""Written only when not 0 (last on the line): text-only lines stay as they were, and lines without them read as 0."""
+_KNOWN = {"id", "started_at", "labels", *_CTX_FIELDS, *_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, *_COST_FIELDS,
+          *_SPARSE_FIELDS}  # fmt: skip
 _CTX_FIELDS += tuple(f for f in _ROW_FIELDS if f not in _KNOWN)  # a field added to Call later: cached by value
-_LINE_FIELDS = ("id", "started_at", *_CTX_FIELDS, "labels", *_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, *_COST_FIELDS)
+_LINE_FIELDS = ("id", "started_at", *_CTX_FIELDS, "labels", *_STR_FIELDS, *_FLOAT_FIELDS, *_INT_FIELDS, *_COST_FIELDS,
+                *_SPARSE_FIELDS)  # fmt: skip
 """Key order of a line: identity, the cached context fragment, then the values that change every call."""
 
 _ROW_GET = attrgetter(*_LINE_FIELDS)
@@ -192,12 +196,14 @@ def _make_encoder(utc_only: bool) -> Callable[[Sequence[Call]], list[str]]:
         f',"{f}":{{NULL if (x := c.{f}) is None else Q + str(x) + Q if x.__class__ is DEC else NOT_DEC(x)}}'
         for f in _COST_FIELDS
     ]
+    parts += [f"{{EMPTY if (x := c.{f}) == 0 and x.__class__ is INT else K_{f} + NUM(x)}}" for f in _SPARSE_FIELDS]
     source = "def encode(calls):\n    return [f'" + "".join(parts) + "}}\\n' for c in calls]\n"
     namespace: dict[str, Any] = {
         "E": _encode_str, "NULL": "null", "Q": '"', "EMPTY": "", "DOT": ".", "FLOAT": float, "INT": int,
         "DEC": Decimal, "NUM": _number, "NOT_DEC": _not_decimal, "CTX_GET": _CTX_CACHE.get, "CTX_MISS": _ctx_fragment,
         "DAYS": _Days(), "HM": [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)],
         "SS": [f"{s:02d}" for s in range(60)], "P3": [f"{n:03d}" for n in range(1000)],
+        **{f"K_{f}": f',"{f}":' for f in _SPARSE_FIELDS},
     }  # fmt: skip
     exec(source, namespace)
     encode: Callable[[Sequence[Call]], list[str]] = namespace["encode"]
@@ -210,6 +216,9 @@ _ENCODE_ANY = _make_encoder(utc_only=False)
 
 def _encode_one(call: Call) -> str:
     row = dict(zip(_LINE_FIELDS, _ROW_GET(call), strict=True))
+    for name in _SPARSE_FIELDS:
+        if row[name] == 0 and type(row[name]) is int:
+            del row[name]
     try:
         return _json(row) + "\n"
     except (TypeError, ValueError) as e:
@@ -218,6 +227,9 @@ def _encode_one(call: Call) -> str:
 
 def encode_calls(calls: Sequence[Call], *, all_utc: bool | None = None) -> str:
     """The `telemetry.jsonl` lines of `calls`: `Call.to_dict()` minus prompt/response, one per line.
+
+    Per-modality counts (`input_audio_tokens`, …) are written only when not 0, so a text-only call's line
+    is what it was before they existed.
 
     Args:
         calls: The calls to encode.

@@ -301,8 +301,30 @@ def m003_create_rollups(conn: Any) -> None:
     conn.execute(_model_latency_upsert("tokentrail.calls s"))
 
 
+def m004_add_modality_tokens(conn: Any) -> None:
+    """Why: audio, image and video tokens cost their own rates (Gemini image output is 30x text output), so a
+    Call counts them apart inside its totals and every column of a Call is a column here. A constant default
+    adds them without rewriting the table; existing calls had no such counts, 0 is what they had."""
+    conn.execute("""
+        ALTER TABLE tokentrail.calls
+            ADD COLUMN input_audio_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN input_image_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN input_video_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN cache_read_audio_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN cache_read_image_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN cache_read_video_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN output_audio_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN output_image_tokens bigint NOT NULL DEFAULT 0,
+            ADD COLUMN output_video_tokens bigint NOT NULL DEFAULT 0""")
+
+
 _DIMS_KEY_SQL = "jsonb_build_array({}, {}, {}, {}, {}, {}, {})::text"
-MIGRATIONS: tuple[Callable[[Any], None], ...] = (m001_create_calls, m002_create_meta, m003_create_rollups)
+MIGRATIONS: tuple[Callable[[Any], None], ...] = (
+    m001_create_calls,
+    m002_create_meta,
+    m003_create_rollups,
+    m004_add_modality_tokens,
+)
 """Every schema change, in order; the schema version is how many have run."""
 
 

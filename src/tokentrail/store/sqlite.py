@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, StoreError, ValidationError
-from ..model import Call
+from ..model import MODALITY_FIELDS, Call
 from ._py import bucket_start, check_quantiles
 from ._sql import (
     BIN_SCALE,
@@ -78,9 +78,14 @@ PAGE_ROWS = 1000
 EXTRA_FIELDS = (
     "streamed", "cache_write_1h_tokens", "cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd",
     "cache_write_cost_usd", "currency", "price_source", "trace_id", "span_id", "parent_span_id", "error_type",
-    "error_message", "retries", "prompt_hash", "response_hash", "prompt", "response",
+    "error_message", "retries", "prompt_hash", "response_hash", "prompt", "response", *MODALITY_FIELDS,
 )  # fmt: skip
-"""The fields kept in the `extra` JSON array, in order (decimals as exact text)."""
+"""The fields kept in the `extra` JSON array, in order (decimals as exact text).
+
+The per-modality counts come last and only when one is not 0, so a text-only call's row is no longer than
+before they existed, and rows written before them read as 0: no schema change was needed.
+"""
+_EXTRA_DEFAULTS = tuple(0 if name in MODALITY_FIELDS else None for name in EXTRA_FIELDS)
 _DECIMAL_EXTRAS = frozenset(range(2, 7))
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US = timedelta(microseconds=1)
@@ -95,7 +100,8 @@ EXACT_PERCENTILES_UP_TO = 2_000
 """Percentiles over at most this many values are computed exactly even when histograms could answer."""
 _SERIES_KEY = attrgetter(*SERIES_DIMS, "success")
 _TOKENS = attrgetter("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
-_EXTRA_TAIL = attrgetter(*EXTRA_FIELDS[7:])
+_EXTRA_TAIL = attrgetter(*EXTRA_FIELDS[7 : -len(MODALITY_FIELDS)])
+_MODALITIES = attrgetter(*MODALITY_FIELDS)
 
 
 def _json_encoder() -> Any:
@@ -514,6 +520,9 @@ class SQLiteStore:
                 c.streamed, c.cache_write_1h_tokens, text, None if ic is None else str(ic),
                 None if oc is None else str(oc), None if rc is None else str(rc), None if wc is None else str(wc),
             ) + _EXTRA_TAIL(c)  # fmt: skip
+            modal = _MODALITIES(c)
+            if any(modal):
+                extra += modal
             labels = c.labels
             duration, ttft = c.duration_ms, c.ttft_ms
             rows.append(
@@ -574,7 +583,7 @@ class SQLiteStore:
     def _call(self, row: tuple[Any, ...]) -> Call:
         dims = self._dims[row[1]]
         extra = json.loads(row[15])
-        extra += [None] * (len(EXTRA_FIELDS) - len(extra))
+        extra += _EXTRA_DEFAULTS[len(extra) :]
         for i in _DECIMAL_EXTRAS:
             if extra[i] is not None:
                 extra[i] = Decimal(extra[i])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
-import math
 import os
 import threading
 import time
@@ -29,10 +28,13 @@ from decimal import Decimal
 from typing import Any
 
 from .context import EMPTY_SCOPE, Scope, _scope
-from .errors import BudgetExceededError, UnknownModelError, ValidationError
+from .errors import BudgetExceededError, StoreUnavailableError, UnknownModelError, ValidationError
 from .model import (
+    MAX_DURATION_MS,
+    MAX_TOKENS,
     Call,
     build_call,
+    check_started_at,
     check_text,
     check_token_consistency,
     new_call_id,
@@ -48,16 +50,17 @@ __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "def
 
 log = logging.getLogger("tokentrail")
 
-_INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY = range(7)
+_INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY, _NAME = range(8)
 _FIELD_KINDS: dict[str, int] = {
     **dict.fromkeys(("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
                      "retries"), _INT),
     **dict.fromkeys(("duration_ms", "ttft_ms"), _NUM),
-    **dict.fromkeys(("id", "provider", "response_model", "operation", "finish_reason", "response_id", "agent", "user",
+    **dict.fromkeys(("id", "provider", "response_model", "finish_reason", "response_id", "agent", "user",
                      "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
                      "error_type", "error_message", "prompt", "response", "price_source"), _STR),
     **dict.fromkeys(("streamed", "success", "tokens_estimated", "display"), _BOOL),
     "started_at": _TIME,
+    "operation": _NAME,
     "labels": _LABELS,
     "cost_usd": _MONEY,
 }  # fmt: skip
@@ -68,13 +71,19 @@ def _invalid(name: str, value: object, expected: str) -> ValidationError:
     return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
 
 
-MAX_INT = 2**63 - 1
-"""The largest count any store can hold (a signed 64-bit integer)."""
+MAX_INT = MAX_TOKENS
+"""The largest count `record()` takes (`tokentrail.model.MAX_TOKENS`): its sums never overflow a store."""
 
 
 def _check_int(name: str, value: Any) -> None:
-    if type(value) is not int or not 0 <= value <= MAX_INT:
-        raise _invalid(name, value, f"an integer from 0 to {MAX_INT}")
+    if type(value) is not int or not 0 <= value <= MAX_TOKENS:
+        raise _invalid(name, value, f"an integer from 0 to {MAX_TOKENS:,}")
+
+
+def _check_name(name: str, value: Any) -> None:
+    if type(value) is not str or not value:
+        raise _invalid(name, value, "a non-empty string (leave it out for the default)")
+    check_text(name, value)
 
 
 def _check_str(name: str, value: Any) -> None:
@@ -90,8 +99,8 @@ def _check_str(name: str, value: Any) -> None:
 
 
 def _check_num(name: str, value: Any) -> None:
-    if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
-        raise _invalid(name, value, "a finite number >= 0 or None")
+    if value is not None and (type(value) not in (int, float) or not 0 <= value <= MAX_DURATION_MS):
+        raise _invalid(name, value, f"a number of milliseconds from 0 to {MAX_DURATION_MS:,}, or None")
 
 
 def _check_bool(name: str, value: Any) -> None:
@@ -100,12 +109,7 @@ def _check_bool(name: str, value: Any) -> None:
 
 
 def _check_time(name: str, value: Any) -> None:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise _invalid(name, value, "a timezone-aware datetime")
-    try:
-        value.astimezone(timezone.utc)
-    except OverflowError:
-        raise _invalid(name, value, "a datetime that exists in UTC (years 1 to 9999)") from None
+    check_started_at(value, name)
 
 
 def _check_labels(name: str, value: Any) -> None:
@@ -119,7 +123,7 @@ def _check_money(name: str, value: Any) -> None:
 
 _CHECKS: dict[int, Callable[[str, Any], None]] = {
     _INT: _check_int, _NUM: _check_num, _STR: _check_str, _BOOL: _check_bool, _TIME: _check_time,
-    _LABELS: _check_labels, _MONEY: _check_money,
+    _LABELS: _check_labels, _MONEY: _check_money, _NAME: _check_name,
 }  # fmt: skip
 
 
@@ -146,16 +150,21 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
         )
 
 
-def _environmental(exc: BaseException) -> bool:
-    """Whether an error is about the store's surroundings (network, disk, locks), not about the data."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) or type(seen).__name__ in ("OperationalError", "InterfaceError"):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _outage(exc: BaseException) -> bool:
+    """Whether the store is unreachable (network, disk, locks, timeouts) rather than refusing the data.
+
+    Told by what the backend raised: `StoreUnavailableError`, or a built-in `OSError` (`ConnectionError`,
+    `TimeoutError`, a full disk) from a store of one's own. Anything else is the store refusing this data.
+    """
+    return isinstance(exc, (StoreUnavailableError, OSError, _PartialWrite))
+
+
+class _PartialWrite(Exception):
+    """The store became unreachable half-way through a batch: `written` calls went in, `rest` did not."""
+
+    def __init__(self, cause: BaseException, written: int, rest: list[Call]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.written, self.rest = cause, written, rest
 
 
 def _finite_money(value: int | float | Decimal | str) -> bool:
@@ -218,6 +227,9 @@ class PendingCall:
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
+_EXIT_FLUSH_S = 15.0
+"""How long the exit waits for the writer: longer than a network store's timeout (5 s), so a hung server
+is given up on and the queue spooled before the process ends."""
 _trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 
@@ -262,6 +274,7 @@ class Tracker:
         self._retry_at = 0.0
         self._backoff = 1.0
         self._refused_now = 0
+        self._slow_failure = False
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -502,7 +515,7 @@ class Tracker:
 
     def _at_exit(self) -> None:
         try:
-            self.flush(timeout=10)
+            self.flush(timeout=_EXIT_FLUSH_S)
             self._final_replay()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
@@ -510,7 +523,8 @@ class Tracker:
     def _final_replay(self) -> None:
         # A short outage may be over by the time a script ends: try the spool once, whatever the backoff,
         # rather than leave it to a next process that may never come (a CI job, a container).
-        if self._spool is not None and self._spool.pending:
+        # Not when the store took long to fail (it hangs): trying again would hold up the exit as long again.
+        if self._spool is not None and self._spool.pending and not self._slow_failure:
             self._replay()
 
     def _run(self) -> None:
@@ -561,56 +575,60 @@ class Tracker:
         if spool is not None and spool.pending and (time.monotonic() < self._retry_at or not self._replay()):
             self._keep(batch)  # the store is still failing: keep order by spooling behind the earlier calls
         else:
+            started = time.monotonic()
             try:
                 written = self._store_write(batch)
                 self.health.written += written
                 self.health.duplicates += len(batch) - written - self._refused_now
+                self._slow_failure = False
+            except _PartialWrite as exc:  # stored in part, then the store went away: keep the rest
+                self.health.written += exc.written
+                self.health.duplicates += len(batch) - len(exc.rest) - exc.written - self._refused_now
+                self.health.failed_batches += 1
+                self._slow_failure = time.monotonic() - started > 1.0
+                self._on_write_failure(exc.cause, kept=self._keep(exc.rest))
             except Exception as exc:
                 self.health.failed_batches += 1
+                self._slow_failure = time.monotonic() - started > 1.0
                 self._on_write_failure(exc, kept=self._keep(batch))
         self._after_write(batch)
 
     def _store_write(self, batch: Sequence[Call]) -> int:
-        """Write a batch. If the store refuses it but is up, write the calls it takes and set aside the rest.
+        """Write a batch. If the store refuses it for its data, write the calls it takes and set aside the rest.
 
-        Errors about the surroundings (network, disk, locks) are raised at once: the caller spools the
-        batch. For any other error the store counts as up when the batch's first or last call, written
-        alone, goes in; then the batch is bisected down to the calls refused one by one, which are
-        counted lost (and kept in `spool/refused-*.jsonl` for inspection) so that one bad call never
-        blocks those behind it. When both fail alone the store is taken to be down and the error is
-        raised: the caller spools the batch.
+        An outage (`StoreUnavailableError`, `OSError`) is raised at once: the caller spools the batch. Any
+        other error is the store refusing data: the batch is bisected down to the calls refused one by one,
+        which are counted lost (and kept in `spool/refused-*.jsonl` for inspection), so that one bad call
+        never blocks those behind it. An outage half-way raises `_PartialWrite` with the calls not yet
+        written, which the caller spools: an outage never turns a good call into a refused one.
         """
         self._refused_now = 0
         store = self.store
         try:
             return store.write(batch)
         except Exception as exc:
-            if len(batch) < 2 or _environmental(exc):
+            if _outage(exc):
                 raise
-            error = exc
-        try:
-            written = store.write(batch[:1])
-            rest = batch[1:]
-        except Exception:
-            try:
-                written = store.write(batch[-1:])
-            except Exception:
-                raise error from None
-            self._refuse(batch[:1], error)
-            rest = batch[1:-1]
-        return written + self._bisect(rest)
-
-    def _bisect(self, part: Sequence[Call]) -> int:
-        if not part:
-            return 0
-        try:
-            return self.store.write(part)
-        except Exception as exc:
-            if len(part) == 1:
-                self._refuse(part, exc)
+            if len(batch) == 1:
+                self._refuse(batch, exc)
                 return 0
-            mid = len(part) // 2
-            return self._bisect(part[:mid]) + self._bisect(part[mid:])
+        mid = len(batch) // 2
+        parts = [batch[mid:], batch[:mid]]  # a stack: the first half is written first, keeping the order
+        written = 0
+        while parts:
+            part = parts.pop()
+            try:
+                written += store.write(part)
+            except Exception as exc:
+                if _outage(exc):
+                    rest = [call for p in (part, *reversed(parts)) for call in p]
+                    raise _PartialWrite(exc, written, rest) from exc
+                if len(part) == 1:
+                    self._refuse(part, exc)
+                else:
+                    mid = len(part) // 2
+                    parts += [part[mid:], part[:mid]]
+        return written
 
     def _refuse(self, calls: Sequence[Call], exc: BaseException) -> None:
         self._refused_now += len(calls)
@@ -645,13 +663,27 @@ class Tracker:
 
     def _replay(self) -> bool:
         assert self._spool is not None
+        health = self.health
+
+        def write(chunk: Sequence[Call]) -> int:
+            try:
+                written = self._store_write(chunk)
+            except _PartialWrite as exc:
+                health.replayed += exc.written
+                health.written += exc.written
+                raise
+            health.replayed += written
+            health.written += written
+            return written
+
+        started = time.monotonic()
         try:
-            replayed = self._spool.replay(self._store_write, on_corrupt=self._corrupt_spool_line)
+            self._spool.replay(write, on_corrupt=self._corrupt_spool_line)
         except Exception as exc:
-            self._on_write_failure(exc, kept=True)
+            self._slow_failure = time.monotonic() - started > 1.0
+            self._on_write_failure(exc.cause if isinstance(exc, _PartialWrite) else exc, kept=True)
             return False
-        self.health.replayed += replayed
-        self.health.written += replayed
+        self._slow_failure = False
         self._backoff = 1.0
         return True
 

@@ -22,7 +22,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -251,7 +251,8 @@ class Tracker:
     def __init__(self, store: str | Store | None = None, **settings: Any) -> None:
         from .config import resolve
 
-        self.settings = resolve(store=store if isinstance(store, str) else None, **settings)
+        resolved = settings.pop("_resolved", None)  # internal: the default tracker's, resolved leniently
+        self.settings = resolved or resolve(store=store if isinstance(store, str) else None, **settings)
         self._store: Store | None = None if store is None or isinstance(store, str) else store
         self._owns_store = self._store is None
         self._store_lock = threading.Lock()
@@ -861,8 +862,31 @@ def default_tracker() -> Tracker:
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Tracker()
+                _default = _lenient_tracker()
     return _default
+
+
+def _lenient_tracker() -> Tracker:
+    """The default tracker, built inside the application's first `record()`: it must not raise there.
+
+    A bad setting (a typo in the environment, an unknown key or a syntax error in a config file, a removed
+    working folder) is warned about once and left at its default; `tokentrail doctor` names it.
+    """
+    from .config import resolve_leniently
+
+    settings, problems = resolve_leniently()
+    if problems:
+        log.warning(
+            "tokentrail: ignoring %d bad setting(s) and using the defaults for them: %s; "
+            "fix them ('tokentrail doctor' shows them)",
+            len(problems),
+            "; ".join(str(p) for p in problems),
+        )
+    try:
+        return Tracker(_resolved=settings)
+    except Exception as exc:  # e.g. a bad [prices] or [budgets] table in the config file
+        log.warning("tokentrail: %s; recording with the default settings ('tokentrail doctor' shows it)", exc)
+        return Tracker(_resolved=replace(settings, prices={}, budgets={}, alerts={}))
 
 
 def configure(store: str | Store | None = None, **settings: Any) -> Tracker:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pgserver import PrivateServer, hung_server, private_postgres, wait_until
 from typer.testing import CliRunner
 
+from pgserver import PrivateServer, hung_server, private_postgres, wait_until
 from tokentrail import Call, Tracker, ValidationError
 from tokentrail.cli import build_app
 from tokentrail.config import default_home
@@ -377,7 +377,7 @@ def test_a_bad_setting_never_raises_from_record_warns_once_and_doctor_names_it(
         (tmp_path / "project" / "tokentrail.toml").write_text("batch_sise = 100\n")
         expect = "batch_sise"
     elif fault == "toml_syntax":
-        (tmp_path / "project" / "pyproject.toml").write_text('[tool.tokentrail]\nbatch_size = = 1\n')
+        (tmp_path / "project" / "pyproject.toml").write_text("[tool.tokentrail]\nbatch_size = = 1\n")
         expect = "pyproject.toml"
     else:
         gone = tmp_path / "gone"
@@ -386,9 +386,7 @@ def test_a_bad_setting_never_raises_from_record_warns_once_and_doctor_names_it(
         gone.rmdir()
         expect = "No such file or directory"
     code = (
-        "import tokentrail as tt\n"
-        "for i in range(3):\n    tt.record('gpt-4o', i, 1, agent='app')\n"
-        "print('recorded')\n"
+        "import tokentrail as tt\nfor i in range(3):\n    tt.record('gpt-4o', i, 1, agent='app')\nprint('recorded')\n"
     )
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert child.returncode == 0 and child.stdout == "recorded\n", child.stderr

@@ -52,8 +52,8 @@ TOKEN_FIELDS = (
 MAX_TOKENS = 10**10
 """The largest count a Call holds (tokens, retries): 1,000 times the largest context window. Every store sums
 counts in 64-bit integers; at this bound 900 million calls, each at the maximum, still add up exactly."""
-MAX_DURATION_MS = 10**10
-"""The longest `duration_ms`/`ttft_ms` (about 115 days), so that sums and means stay finite and exact enough."""
+MAX_DURATION_MS = 10**12
+"""The longest `duration_ms`/`ttft_ms` (about 31 years), so that sums and means stay finite and exact enough."""
 EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
 """`started_at` may not be earlier (ids carry the time since 1970; day series stay short)."""
 LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)

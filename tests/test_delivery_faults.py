@@ -299,6 +299,8 @@ def test_the_largest_values_record_accepts_are_stored_and_reported_on_every_stor
                      duration_ms=MAX_DURATION_MS, ttft_ms=float(MAX_DURATION_MS), started_at=at,
                      operation="embedding", cost_usd=0)  # fmt: skip
         t.record("gpt-4o", 1, 1, started_at=last)  # operation left out: "chat"
+        with pytest.raises(ValidationError, match="operation=None"):
+            t.record("gpt-4o", 1, 1, operation=None)  # no store keeps it (SQL: NOT NULL; JSONL: unreadable)
         assert t.flush()
         assert (t.health.written, t.health.lost, t.health.spooled) == (5, 0, 0), t.health
         back = list(t.store.calls(Filter()))

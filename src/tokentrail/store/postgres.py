@@ -346,13 +346,16 @@ def _sever(conn: Any, fired: threading.Event) -> None:
 
 
 @contextmanager
-def _deadline(conn: Any, seconds: float) -> Iterator[threading.Event]:
-    """Cut `conn` off if the work inside takes longer than `seconds` (the event says it was cut).
+def _deadline(conn: Any, seconds: float | None) -> Iterator[threading.Event]:
+    """Cut `conn` off if the work inside takes longer than `seconds` (the event says it was cut; None: never).
 
     The server's `statement_timeout` cannot help when the server itself hangs (frozen, swapping, a network
     that drops packets silently): only the client can stop waiting.
     """
     fired = threading.Event()
+    if seconds is None:
+        yield fired
+        return
     timer = threading.Timer(seconds, _sever, (conn, fired))
     timer.daemon = True
     timer.start()
@@ -605,9 +608,9 @@ class PostgresStore:
             url: `postgresql://user:password@host:port/database` (or `postgres://…`).
             pool_size: Most connections held open at once.
             pool_timeout: Seconds to wait for a free connection before raising `StoreUnavailableError`.
-            timeout: Seconds a connection attempt, or one write or schema step, may take before the server is
-                taken for unreachable (`StoreUnavailableError`; the tracker spools the calls). A URL's own
-                `connect_timeout` parameter sets the connection part instead.
+            timeout: Seconds a connection attempt, a write or a metadata read may take before the server is
+                taken for unreachable (`StoreUnavailableError`; the tracker spools the calls). Reports and
+                deletes are not limited. A URL's own `connect_timeout` parameter sets the connection part.
             use_rollups: Answer from the rollup tables where they can answer (False: always the raw table).
             exact_percentiles_up_to: Above this many values, percentiles come from the latency histograms
                 (within `LATENCY_MAX_RELATIVE_ERROR`) instead of sorting every value; 0 means always, where the
@@ -668,8 +671,9 @@ class PostgresStore:
 
     def _migrate(self) -> None:
         """Run the migrations this database lacks, one transaction each, under an advisory lock."""
-        with self._pool.connection() as conn, self._errors("set up the schema", conn):
-            version = self._version(conn)
+        with self._pool.connection() as conn, self._errors("set up the schema"):
+            with _deadline(conn, self._pool.op_timeout):  # not the migrations: on a big table they take long
+                version = self._version(conn)
             self._check_version(version)
             if version == len(MIGRATIONS):
                 return
@@ -702,29 +706,23 @@ class PostgresStore:
         return kind(f"PostgreSQL store {self.url!r} could not {action}: {message}")
 
     @contextmanager
-    def _errors(self, action: str, conn: Any = None) -> Iterator[None]:
-        """Translate psycopg errors; with `conn`, also give up on it after the store's timeout."""
-        if conn is None:
-            try:
-                yield
-            except psycopg.Error as e:
-                raise self._error(action, e) from e
-            return
-        with _deadline(conn, self._pool.op_timeout) as fired:
-            try:
-                yield
-            except psycopg.Error as e:
-                raise self._error(action, e, fired.is_set()) from e
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except psycopg.Error as e:
+            raise self._error(action, e) from e
 
-    def _run(self, action: str, work: Callable[[Any], _T]) -> _T:
+    def _run(self, action: str, work: Callable[[Any], _T], *, timed: bool = False) -> _T:
         """`work(connection)` on a pooled connection, as `StoreError` on failure.
 
         Run again (at most twice more) when the server had dropped the connection while it sat in the pool, or
         chose this transaction as a deadlock victim. Every unit of work here is safe to repeat: writes skip the
-        ids already stored.
+        ids already stored. `timed`: give up after the store's `timeout` (the writer's short steps; not reports
+        or deletes, which may rightly take long on a big table).
         """
         for attempt in range(3):
-            with self._pool.connection() as conn, _deadline(conn, self._pool.op_timeout) as fired:
+            seconds = self._pool.op_timeout if timed else None
+            with self._pool.connection() as conn, _deadline(conn, seconds) as fired:
                 try:
                     return work(conn)
                 except psycopg.Error as e:
@@ -761,7 +759,7 @@ class PostgresStore:
                     )
                 )
 
-            rows = self._run("record dimensions", work)
+            rows = self._run("record dimensions", work, timed=True)
             with self._dims_lock:
                 for row in rows:
                     self._dims[tuple(row[1:])] = row[0]
@@ -806,7 +804,7 @@ class PostgresStore:
                         copy.write_row(row)
                 return int(conn.execute(_WRITE_SQL).fetchone()[0])
 
-        return self._run("write calls", work)
+        return self._run("write calls", work, timed=True)
 
     @staticmethod
     def _row(ordinal: int, call: Call, dims_id: int) -> list[Any]:
@@ -1175,7 +1173,7 @@ class PostgresStore:
             cur = conn.execute(query, tuple(_enc(v) for v in params))
             return (cur.fetchall() if cur.description else []), cur.rowcount
 
-        return self._run("use metadata", work)
+        return self._run("use metadata", work, timed=True)
 
     def meta_get(self, namespace: str, key: str) -> str | None:
         """A shared metadata value, or None."""

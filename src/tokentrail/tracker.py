@@ -276,6 +276,7 @@ class Tracker:
         self._backoff = 1.0
         self._refused_now = 0
         self._slow_failure = False
+        self._open_failure: tuple[Exception, float] | None = None
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -494,14 +495,25 @@ class Tracker:
 
     @property
     def store(self) -> Store:
-        """The store, opened on first use."""
+        """The store, opened on first use.
+
+        A store that failed to open is not tried again for a second: the same error is raised at once, so a
+        server that hangs costs one timeout, not one per caller (budgets lookup, then the first write).
+        """
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
                     from .store import open_store
 
+                    failed = self._open_failure
+                    if failed is not None and time.monotonic() < failed[1]:
+                        raise failed[0]
                     s = self.settings
-                    self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
+                    try:
+                        self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
+                    except Exception as exc:
+                        self._open_failure = (exc, time.monotonic() + 1.0)
+                        raise
         return self._store
 
     # -- the writer's side ----------------------------------------------------------------------
@@ -838,6 +850,7 @@ class Tracker:
         self._start_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._store_lock = threading.Lock()
+        self._open_failure = None
         if self._owns_store:
             self._store = None  # connections are not shared across processes
 

@@ -497,8 +497,8 @@ class Tracker:
     def store(self) -> Store:
         """The store, opened on first use.
 
-        A store that failed to open is not tried again for a second: the same error is raised at once, so a
-        server that hangs costs one timeout, not one per caller (budgets lookup, then the first write).
+        A store that took long to fail to open (it hangs) is not tried again for a second: the same error is
+        raised at once, so it costs one timeout, not one per step (budgets lookup, then the first write).
         """
         if self._store is None:
             with self._store_lock:
@@ -509,10 +509,12 @@ class Tracker:
                     if failed is not None and time.monotonic() < failed[1]:
                         raise failed[0]
                     s = self.settings
+                    started = time.monotonic()
                     try:
                         self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
                     except Exception as exc:
-                        self._open_failure = (exc, time.monotonic() + 1.0)
+                        if time.monotonic() - started > 1.0:
+                            self._open_failure = (exc, time.monotonic() + 1.0)
                         raise
         return self._store
 
@@ -670,6 +672,7 @@ class Tracker:
         """Write the calls spooled while the store was failing, now; returns how many were newly stored."""
         self.flush()
         before = self.health.replayed
+        self._open_failure = None  # asked for now: try the store again, whenever it last failed
         if self._spool is not None and self._spool.pending:
             self._replay()
         return self.health.replayed - before

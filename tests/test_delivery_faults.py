@@ -398,3 +398,34 @@ def test_a_bad_setting_never_raises_from_record_warns_once_and_doctor_names_it(
     if fault != "removed_cwd":
         result = CliRunner().invoke(build_app(), ["doctor"])
         assert result.exit_code == 1 and expect in result.output, result.output
+
+
+class RefusingThenDown(DataRefusing):
+    """Refuses calls of agent 'bad' for their data; raises ConnectionError on the `down_at`-th write."""
+
+    def __init__(self, down_at: int) -> None:
+        super().__init__()
+        self.writes, self.down_at = 0, down_at
+
+    def write(self, calls: Sequence[Call]) -> int:
+        self.writes += 1
+        if self.writes == self.down_at:
+            raise ConnectionError("server closed the connection unexpectedly")
+        return super().write(calls)
+
+
+def test_a_replay_cut_short_after_a_refusal_counts_the_refused_call_once() -> None:
+    # The spool holds 100 calls, one the store refuses. The replay splits the batch, refuses the bad call,
+    # then the store goes away; the next replay meets the bad call again: it must not be refused twice.
+    store = RefusingThenDown(down_at=0)
+    spool = Spool(default_home() / "spool", store.url)
+    calls = [Call(id=new_call_id(), started_at=NOW, model="m", input_tokens=i, agent="app") for i in range(100)]
+    calls[10] = calls[10].replace(agent="bad")
+    spool.append(calls)
+    store.down_at = 13  # the 12 writes of the split that set call 10 aside, then down at calls 12-24
+    with Tracker(store) as t:  # type: ignore[arg-type]
+        t.replay_spool()
+        assert t.health.lost == 1 and waiting() == 100, t.health  # cut short: the file stays
+        t.replay_spool()
+        assert (t.health.lost, waiting(), t.health.replayed) == (1, 0, 99), t.health
+    assert len(list(store.inner.calls(Filter()))) == 99

@@ -277,6 +277,7 @@ class Tracker:
         self._refused_now = 0
         self._slow_failure = False
         self._open_failure: tuple[Exception, float] | None = None
+        self._refused_ids: set[str] = set()
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -646,6 +647,8 @@ class Tracker:
         return written
 
     def _refuse(self, calls: Sequence[Call], exc: BaseException) -> None:
+        if len(self._refused_ids) < 100_000:  # a replay cut short meets them again: set aside and counted once
+            self._refused_ids.update(c.id for c in calls)
         self._refused_now += len(calls)
         self.health.lost += len(calls)
         self.health.last_error = f"{type(exc).__name__}: {exc}"
@@ -682,6 +685,8 @@ class Tracker:
         health = self.health
 
         def write(chunk: Sequence[Call]) -> int:
+            if self._refused_ids:
+                chunk = [c for c in chunk if c.id not in self._refused_ids]
             try:
                 written = self._store_write(chunk)
             except _PartialWrite as exc:

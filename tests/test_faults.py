@@ -32,6 +32,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from pgserver import private_postgres
 from tokentrail import Call, SchemaVersionError, StoreError, Tracker, ValidationError
 from tokentrail.cli import COMMANDS, build_app
 from tokentrail.cli import doctor as doctor_command
@@ -40,9 +41,6 @@ from tokentrail.model import new_call_id
 from tokentrail.spool import Spool, spool_status
 from tokentrail.store import Filter, open_store
 from tokentrail.store.memory import MemoryStore
-
-PG_VERSION = sorted(os.listdir("/etc/postgresql"))[0] if os.path.isdir("/etc/postgresql") else None
-
 
 # -- helpers --------------------------------------------------------------------------------------------
 
@@ -391,43 +389,15 @@ def test_connections_cut_mid_flight_are_replaced_and_the_writer_replays_on_its_o
     assert _prefix_count(pg_url, "app") == 1500
 
 
-def _pg_ctl(action: str) -> None:
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", str(PG_VERSION), "main", action],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-
-
-def _pg_ready() -> bool:
-    return subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"], timeout=10).returncode == 0
-
-
-@contextmanager
-def postgres_stopped() -> Iterator[None]:
-    """Stop the local PostgreSQL server; always start it again and wait until it accepts connections."""
-    _pg_ctl("stop")
-    try:
-        yield
-    finally:
-        if not _pg_ready():
-            _pg_ctl("start")
-        assert _wait_until(_pg_ready, timeout=60), "PostgreSQL did not come back"
-
-
-def _can_stop_postgres() -> bool:
-    return PG_VERSION is not None and os.geteuid() == 0 and subprocess.run(
-        ["which", "pg_ctlcluster"], capture_output=True
-    ).returncode == 0  # fmt: skip
-
-
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.skipif(not _can_stop_postgres(), reason="needs root and pg_ctlcluster to stop the local server")
-def test_postgres_server_stopped_and_restarted_loses_nothing(pg_url: str) -> None:
-    with Tracker(pg_url, batch_size=100, flush_interval=0.05) as t:
+def test_postgres_server_stopped_and_restarted_loses_nothing() -> None:
+    # A private server (tests/pgserver.py), never the shared one: stopping that breaks every other test running.
+    with private_postgres() as server, Tracker(server.url, batch_size=100, flush_interval=0.05) as t:
         _record_from_threads(t, "app", 2, 250)
         assert t.flush() and t.health.written == 500
-        with postgres_stopped():
+        server.stop()
+        try:
             for i in range(500, 1500):
                 t.record("gpt-4o", i, 1, agent="app")  # the app carries on; nothing raises
                 if i % 100 == 0:
@@ -435,9 +405,13 @@ def test_postgres_server_stopped_and_restarted_loses_nothing(pg_url: str) -> Non
             assert t.flush()
             h = t.health
             assert (h.written, h.spooled, h.lost, h.dropped) == (500, 1000, 0, 0)
+        finally:
+            server.start()
         assert _wait_until(lambda: t.flush() and t.health.written == 1500, timeout=60), t.health
         t.record("gpt-4o", 1500, 1, agent="app")
-    assert _prefix_count(pg_url, "app") == 1501
+        assert t.flush()
+        assert _prefix_count(server.url, "app") == 1501
+        assert spool_status(default_home() / "spool").calls == 0
 
 
 @pytest.mark.postgres
@@ -639,7 +613,6 @@ _POISON = (
     "Spool.replay fails on the same chunk at every retry (spool.py/tracker.py); on a refused batch, bisect "
     "it, write the good calls, set the refused ones aside (counted in health.lost, one warning)"
 )
-
 
 
 def test_a_call_the_store_refuses_does_not_block_the_calls_behind_it() -> None:

@@ -47,11 +47,11 @@ def test_outage_spools_then_replays_exactly(caplog: pytest.LogCaptureFixture) ->
         assert t.health.spooled == 2000 and t.health.lost == 0
         assert spool_status(default_home() / "spool").calls == 2000
         store.down = False
-        store.fail_after = 1000  # the first replay is cut off half-way
-        assert t.replay_spool() == 0
-        store.fail_after = None
+        store.fail_after = 1000  # the first replay is cut off half-way: its first 1,000 calls are stored
         assert t.replay_spool() == 1000
-        assert t.health.replayed == 1000
+        store.fail_after = None
+        assert t.replay_spool() == 1000  # the rest; the first 1,000 are skipped, being stored already
+        assert t.health.replayed == 2000 == t.health.spooled  # every spooled call counted once as replayed
     stored = sorted(c.input_tokens for c in store.calls(Filter()))
     assert stored == list(range(2050))  # exact: none lost, none duplicated
     assert spool_status(default_home() / "spool").calls == 0

@@ -21,7 +21,16 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["PARAMS", "Param", "Settings", "config_file", "default_home", "resolve", "settings_table"]
+__all__ = [
+    "PARAMS",
+    "Param",
+    "Settings",
+    "config_file",
+    "default_home",
+    "resolve",
+    "resolve_leniently",
+    "settings_table",
+]
 
 
 def _parse_bool(value: Any) -> bool:
@@ -226,21 +235,49 @@ def resolve(**arguments: Any) -> Settings:
         >>> resolve(store="memory://").sources["store"]
         'argument'
     """
-    for name in arguments:
+    return _resolve(arguments, _raise)
+
+
+def _raise(error: ConfigError) -> None:
+    raise error
+
+
+def resolve_leniently(**arguments: Any) -> tuple[Settings, list[ConfigError]]:
+    """Resolve like `resolve()`, but skip what is wrong instead of raising: a bad value counts as unset.
+
+    For the default tracker, which `tokentrail.record()` creates inside the application's request: a typo
+    in a setting must not break the application. An unreadable config file (or working folder) is skipped
+    whole, an unknown key or a bad value alone; each problem is returned (the caller warns once) and
+    `tokentrail doctor` shows them, since it resolves strictly.
+    """
+    problems: list[ConfigError] = []
+    return _resolve(arguments, problems.append), problems
+
+
+def _resolve(arguments: Mapping[str, Any], problem: Callable[[ConfigError], None]) -> Settings:
+    arguments = dict(arguments)
+    for name in list(arguments):
         if name not in _BY_NAME:
-            raise ConfigError(f"unknown setting {name!r}: known settings are {', '.join(_BY_NAME)}")
-    path = config_file()
-    file_data = _read_file(path) if path else {}
-    for key in file_data:
+            problem(ConfigError(f"unknown setting {name!r}: known settings are {', '.join(_BY_NAME)}"))
+            del arguments[name]
+    try:
+        path = config_file()
+        file_data = _read_file(path) if path else {}
+    except ConfigError as exc:
+        problem(exc)
+        path, file_data = None, {}
+    except OSError as exc:  # the working folder was removed under the process
+        problem(ConfigError(f"cannot look for a config file: {exc}"))
+        path, file_data = None, {}
+    for key in list(file_data):
         if key not in _BY_NAME and key != "prices" and key != "budgets" and key != "alerts":
-            raise ConfigError(f"unknown setting {key!r} in config file {str(path)!r}")
+            problem(ConfigError(f"unknown setting {key!r} in config file {str(path)!r}"))
+            del file_data[key]
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for p in PARAMS:
         raw, source = _lookup(p, arguments, file_data, path)
-        if source == "default":
-            values[p.name] = p.default() if callable(p.default) else p.default
-        else:
+        if source != "default":
             try:
                 values[p.name] = p.parse(raw)
             except ValueError as exc:
@@ -248,13 +285,17 @@ def resolve(**arguments: Any) -> Settings:
                     label, origin = source[len("environment (") : -1], "environment"
                 else:
                     label, origin = p.name, source
-                raise ConfigError(f"{label}={raw!r} (from {origin}) {exc}") from None
+                problem(ConfigError(f"{label}={raw!r} (from {origin}) {exc}"))
+                source = "default"
+        if source == "default":
+            values[p.name] = p.default() if callable(p.default) else p.default
         sources[p.name] = source
     tables: dict[str, Any] = {}
     for key in ("prices", "budgets", "alerts"):
         tables[key] = file_data.get(key, {})
         if not isinstance(tables[key], dict):
-            raise ConfigError(f"{key}={tables[key]!r} in config file {str(path)!r} is not a table")
+            problem(ConfigError(f"{key}={tables[key]!r} in config file {str(path)!r} is not a table"))
+            tables[key] = {}
     return Settings(**values, **tables, sources=sources, file=path)
 
 

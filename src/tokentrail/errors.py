@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "SchemaVersionError",
     "StoreError",
+    "StoreUnavailableError",
     "TokentrailError",
     "UnknownModelError",
     "ValidationError",
@@ -31,6 +32,10 @@ class UnknownModelError(TokentrailError, LookupError):
 
 class StoreError(TokentrailError):
     """A store could not be opened, read or written."""
+
+
+class StoreUnavailableError(StoreError):
+    """A store cannot be reached or written for now (network, disk, locks, timeouts); the data is not at fault."""
 
 
 class SchemaVersionError(StoreError):

@@ -18,7 +18,6 @@ Audio, image and video tokens are counted apart inside those totals (`input_audi
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import secrets
@@ -32,8 +31,20 @@ from typing import Any
 from ._modality import MODALITIES, MODALITY_FIELDS, check_modality_consistency
 from .errors import ValidationError
 
-__all__ = ["MODALITIES", "MODALITY_FIELDS", "TOKEN_FIELDS", "Call", "build_call", "check_text", "new_call_id",
-           "validate_call"]  # fmt: skip
+__all__ = [
+    "EARLIEST",
+    "LATEST",
+    "MAX_DURATION_MS",
+    "MAX_TOKENS",
+    "MODALITIES",
+    "MODALITY_FIELDS",
+    "TOKEN_FIELDS",
+    "Call",
+    "build_call",
+    "check_text",
+    "new_call_id",
+    "validate_call",
+]
 
 TOKEN_FIELDS = (
     "input_tokens",
@@ -44,6 +55,16 @@ TOKEN_FIELDS = (
     "reasoning_tokens",
     *MODALITY_FIELDS,
 )
+
+MAX_TOKENS = 10**10
+"""The largest count a Call holds (tokens, retries): 1,000 times the largest context window. Every store sums
+counts in 64-bit integers; at this bound 900 million calls, each at the maximum, still add up exactly."""
+MAX_DURATION_MS = 10**12
+"""The longest `duration_ms`/`ttft_ms` (about 31 years), so that sums and means stay finite and exact enough."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""`started_at` may not be earlier (ids carry the time since 1970; day series stay short)."""
+LATEST = datetime(2200, 1, 1, tzinfo=timezone.utc)
+"""`started_at` must be earlier than this."""
 
 _COST_FIELDS = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cost_usd", "cache_write_cost_usd")
 
@@ -283,19 +304,18 @@ _OPTIONAL_TEXT = (
 def _check_fields(call: Call) -> None:
     if type(call.id) is not str or not call.id:
         raise _bad("id", call.id, "a non-empty string")
-    if not isinstance(call.started_at, datetime) or call.started_at.utcoffset() is None:
-        raise _bad("started_at", call.started_at, "a timezone-aware datetime")
+    check_started_at(call.started_at)
     for name in ("model", "operation", "currency"):
         if type(getattr(call, name)) is not str or not getattr(call, name):
             raise _bad(name, getattr(call, name), "a non-empty string")
     for name in (*TOKEN_FIELDS, "retries"):
         value = getattr(call, name)
-        if type(value) is not int or not 0 <= value <= 2**63 - 1:
-            raise _bad(name, value, "an integer from 0 to 2**63-1")
+        if type(value) is not int or not 0 <= value <= MAX_TOKENS:
+            raise _bad(name, value, f"an integer from 0 to {MAX_TOKENS:,}")
     for name in ("duration_ms", "ttft_ms"):
         value = getattr(call, name)
-        if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
-            raise _bad(name, value, "a finite number of milliseconds >= 0, or None")
+        if value is not None and (type(value) not in (int, float) or not 0 <= value <= MAX_DURATION_MS):
+            raise _bad(name, value, f"a number of milliseconds from 0 to {MAX_DURATION_MS:,}, or None")
     for name in _COST_FIELDS:
         value = getattr(call, name)
         if value is not None and (not isinstance(value, Decimal) or not value.is_finite() or value < 0):
@@ -313,6 +333,18 @@ def _check_optional_text(call: Call) -> None:
     for name in ("streamed", "success", "tokens_estimated"):
         if type(getattr(call, name)) is not bool:
             raise _bad(name, getattr(call, name), "True or False")
+
+
+def check_started_at(value: object, name: str = "started_at") -> None:
+    """A timezone-aware datetime from `EARLIEST` (1970) up to, not including, `LATEST` (2200)."""
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise _bad(name, value, "a timezone-aware datetime")
+    try:
+        inside = EARLIEST <= value < LATEST
+    except OverflowError:  # pragma: no cover - comparisons of aware datetimes do not overflow
+        inside = False
+    if not inside:
+        raise _bad(name, value, "a time from 1970-01-01 up to (not including) 2200-01-01 UTC")
 
 
 def check_token_consistency(

@@ -58,13 +58,24 @@ def spool_status(folder: Path) -> SpoolStatus:
     files = calls = size = 0
     if folder.is_dir():
         for path in folder.glob("*.jsonl"):
-            if path.name.startswith("refused-"):  # set aside for inspection, not waiting
+            if path.name.startswith(("refused-", "corrupt-")):  # set aside for inspection, not waiting
                 continue
             files += 1
             size += path.stat().st_size
             with path.open("rb") as fh:
                 calls += sum(1 for line in fh if line.strip())
     return SpoolStatus(folder=folder, files=files, calls=calls, bytes=size)
+
+
+_NOT_A_CALL = (ValueError, TypeError, ArithmeticError, AttributeError, KeyError, RecursionError)
+
+
+def _call_from_line(line: bytes) -> Call:
+    """The Call one spool line holds; raises one of `_NOT_A_CALL` for anything else (`null`, `[1]`, `"x"`, …)."""
+    data = json.loads(line)
+    if not isinstance(data, dict):
+        raise ValueError(f"not a JSON object but {type(data).__name__}")
+    return Call.from_dict(data)
 
 
 class Spool:
@@ -111,6 +122,16 @@ class Spool:
             fh.writelines(json.dumps(c.to_dict(), separators=(",", ":")) + "\n" for c in calls)
         return path
 
+    def _set_aside_line(self, line: bytes) -> Path | None:
+        """Keep a line that is not a call in `corrupt-<store-key>.jsonl` (never replayed)."""
+        path = self.folder / f"corrupt-{self._key}.jsonl"
+        try:
+            with path.open("ab") as fh:
+                fh.write(line if line.endswith(b"\n") else line + b"\n")
+        except OSError:
+            return None
+        return path
+
     def replay(
         self,
         write: Callable[[Sequence[Call]], int],
@@ -119,8 +140,9 @@ class Spool:
     ) -> int:
         """Write every spooled call with `write`, oldest file first, in order; remove each file when done.
 
-        A line that cannot be read back (torn by a crash, or damaged) is skipped with a warning naming
-        `file:line` and reported to `on_corrupt("file:line", error)`; the lines around it are replayed.
+        A line that is not a call (torn by a crash, damaged, or JSON of another shape) is set aside in
+        `corrupt-<store-key>.jsonl`, skipped with a warning naming `file:line`, and reported to
+        `on_corrupt("file:line", error)`; the lines around it are replayed.
 
         Returns the number of calls the store newly stored. Raises whatever `write` raises, leaving the
         rest of the spool in place (calls already written are skipped next time by their id).
@@ -139,10 +161,11 @@ class Spool:
                         if not line.strip():
                             continue
                         try:
-                            chunk.append(Call.from_dict(json.loads(line)))
-                        except (ValueError, TypeError) as exc:  # torn by a crash, or damaged
-                            log.warning("tokentrail: skipped a corrupt spool line at %s:%d (%s); that call is lost",
-                                        path, lineno, exc)  # fmt: skip
+                            chunk.append(_call_from_line(line))
+                        except _NOT_A_CALL as exc:  # torn by a crash, damaged, or not a call at all
+                            kept = self._set_aside_line(line)
+                            log.warning("tokentrail: skipped a corrupt spool line at %s:%d (%s); that call is lost "
+                                        "to the store (line kept in %s)", path, lineno, exc, kept)  # fmt: skip
                             if on_corrupt is not None:
                                 on_corrupt(f"{path}:{lineno}", exc)
                             continue

@@ -16,24 +16,26 @@ from __future__ import annotations
 import atexit
 import hashlib
 import logging
-import math
 import os
 import threading
 import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from .context import EMPTY_SCOPE, Scope, _scope
-from .errors import BudgetExceededError, UnknownModelError, ValidationError
+from .errors import BudgetExceededError, StoreUnavailableError, UnknownModelError, ValidationError
 from .model import (
+    MAX_DURATION_MS,
+    MAX_TOKENS,
     MODALITY_FIELDS,
     Call,
     build_call,
+    check_started_at,
     check_text,
     check_token_consistency,
     new_call_id,
@@ -49,16 +51,17 @@ __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "def
 
 log = logging.getLogger("tokentrail")
 
-_INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY = range(7)
+_INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY, _NAME = range(8)
 _FIELD_KINDS: dict[str, int] = {
     **dict.fromkeys(("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
                      "retries", *MODALITY_FIELDS), _INT),
     **dict.fromkeys(("duration_ms", "ttft_ms"), _NUM),
-    **dict.fromkeys(("id", "provider", "response_model", "operation", "finish_reason", "response_id", "agent", "user",
+    **dict.fromkeys(("id", "provider", "response_model", "finish_reason", "response_id", "agent", "user",
                      "session", "project", "environment", "git_branch", "trace_id", "span_id", "parent_span_id",
                      "error_type", "error_message", "prompt", "response", "price_source"), _STR),
     **dict.fromkeys(("streamed", "success", "tokens_estimated", "display"), _BOOL),
     "started_at": _TIME,
+    "operation": _NAME,
     "labels": _LABELS,
     "cost_usd": _MONEY,
 }  # fmt: skip
@@ -70,13 +73,20 @@ def _invalid(name: str, value: object, expected: str) -> ValidationError:
     return ValidationError(f"{name}={value!r} is not valid: expected {expected}")
 
 
-MAX_INT = 2**63 - 1
-"""The largest count any store can hold (a signed 64-bit integer)."""
+MAX_INT = MAX_TOKENS
+"""The largest count `record()` takes (`tokentrail.model.MAX_TOKENS`): its sums never overflow a store."""
 
 
 def _check_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:  # a TokenCount is an int
-        raise _invalid(name, value, f"an integer from 0 to {MAX_INT}")
+    # a TokenCount is an int: accepted, never a bool
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TOKENS:
+        raise _invalid(name, value, f"an integer from 0 to {MAX_TOKENS:,}")
+
+
+def _check_name(name: str, value: Any) -> None:
+    if type(value) is not str or not value:
+        raise _invalid(name, value, "a non-empty string (leave it out for the default)")
+    check_text(name, value)
 
 
 def _check_str(name: str, value: Any) -> None:
@@ -92,8 +102,8 @@ def _check_str(name: str, value: Any) -> None:
 
 
 def _check_num(name: str, value: Any) -> None:
-    if value is not None and (type(value) not in (int, float) or not math.isfinite(value) or value < 0):
-        raise _invalid(name, value, "a finite number >= 0 or None")
+    if value is not None and (type(value) not in (int, float) or not 0 <= value <= MAX_DURATION_MS):
+        raise _invalid(name, value, f"a number of milliseconds from 0 to {MAX_DURATION_MS:,}, or None")
 
 
 def _check_bool(name: str, value: Any) -> None:
@@ -102,12 +112,7 @@ def _check_bool(name: str, value: Any) -> None:
 
 
 def _check_time(name: str, value: Any) -> None:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise _invalid(name, value, "a timezone-aware datetime")
-    try:
-        value.astimezone(timezone.utc)
-    except OverflowError:
-        raise _invalid(name, value, "a datetime that exists in UTC (years 1 to 9999)") from None
+    check_started_at(value, name)
 
 
 def _check_labels(name: str, value: Any) -> None:
@@ -121,7 +126,7 @@ def _check_money(name: str, value: Any) -> None:
 
 _CHECKS: dict[int, Callable[[str, Any], None]] = {
     _INT: _check_int, _NUM: _check_num, _STR: _check_str, _BOOL: _check_bool, _TIME: _check_time,
-    _LABELS: _check_labels, _MONEY: _check_money,
+    _LABELS: _check_labels, _MONEY: _check_money, _NAME: _check_name,
 }  # fmt: skip
 
 
@@ -151,16 +156,21 @@ def check_record_fields(model: object, input_tokens: object, output_tokens: obje
         )
 
 
-def _environmental(exc: BaseException) -> bool:
-    """Whether an error is about the store's surroundings (network, disk, locks), not about the data."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) or type(seen).__name__ in ("OperationalError", "InterfaceError"):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+def _outage(exc: BaseException) -> bool:
+    """Whether the store is unreachable (network, disk, locks, timeouts) rather than refusing the data.
+
+    Told by what the backend raised: `StoreUnavailableError`, or a built-in `OSError` (`ConnectionError`,
+    `TimeoutError`, a full disk) from a store of one's own. Anything else is the store refusing this data.
+    """
+    return isinstance(exc, (StoreUnavailableError, OSError, _PartialWrite))
+
+
+class _PartialWrite(Exception):
+    """The store became unreachable half-way through a batch: `written` calls went in, `rest` did not."""
+
+    def __init__(self, cause: BaseException, written: int, rest: list[Call]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.written, self.rest = cause, written, rest
 
 
 def _finite_money(value: int | float | Decimal | str) -> bool:
@@ -223,6 +233,9 @@ class PendingCall:
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
+_EXIT_FLUSH_S = 15.0
+"""How long the exit waits for the writer: longer than a network store's timeout (5 s), so a hung server
+is given up on and the queue spooled before the process ends."""
 _trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 
@@ -244,7 +257,8 @@ class Tracker:
     def __init__(self, store: str | Store | None = None, **settings: Any) -> None:
         from .config import resolve
 
-        self.settings = resolve(store=store if isinstance(store, str) else None, **settings)
+        resolved = settings.pop("_resolved", None)  # internal: the default tracker's, resolved leniently
+        self.settings = resolved or resolve(store=store if isinstance(store, str) else None, **settings)
         self._store: Store | None = None if store is None or isinstance(store, str) else store
         self._owns_store = self._store is None
         self._store_lock = threading.Lock()
@@ -268,6 +282,9 @@ class Tracker:
         self._retry_at = 0.0
         self._backoff = 1.0
         self._refused_now = 0
+        self._slow_failure = False
+        self._open_failure: tuple[Exception, float] | None = None
+        self._refused_ids: set[str] = set()
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -505,14 +522,27 @@ class Tracker:
 
     @property
     def store(self) -> Store:
-        """The store, opened on first use."""
+        """The store, opened on first use.
+
+        A store that took long to fail to open (it hangs) is not tried again for a second: the same error is
+        raised at once, so it costs one timeout, not one per step (budgets lookup, then the first write).
+        """
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
                     from .store import open_store
 
+                    failed = self._open_failure
+                    if failed is not None and time.monotonic() < failed[1]:
+                        raise failed[0]
                     s = self.settings
-                    self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
+                    started = time.monotonic()
+                    try:
+                        self._store = open_store(s.store, retention_days=s.retention_days, max_size_mb=s.max_size_mb)
+                    except Exception as exc:
+                        if time.monotonic() - started > 1.0:
+                            self._open_failure = (exc, time.monotonic() + 1.0)
+                        raise
         return self._store
 
     # -- the writer's side ----------------------------------------------------------------------
@@ -527,7 +557,7 @@ class Tracker:
 
     def _at_exit(self) -> None:
         try:
-            self.flush(timeout=10)
+            self.flush(timeout=_EXIT_FLUSH_S)
             self._final_replay()
             self._run_closers()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
@@ -536,7 +566,8 @@ class Tracker:
     def _final_replay(self) -> None:
         # A short outage may be over by the time a script ends: try the spool once, whatever the backoff,
         # rather than leave it to a next process that may never come (a CI job, a container).
-        if self._spool is not None and self._spool.pending:
+        # Not when the store took long to fail (it hangs): trying again would hold up the exit as long again.
+        if self._spool is not None and self._spool.pending and not self._slow_failure:
             self._replay()
 
     def _run(self) -> None:
@@ -587,58 +618,64 @@ class Tracker:
         if spool is not None and spool.pending and (time.monotonic() < self._retry_at or not self._replay()):
             self._keep(batch)  # the store is still failing: keep order by spooling behind the earlier calls
         else:
+            started = time.monotonic()
             try:
                 written = self._store_write(batch)
                 self.health.written += written
                 self.health.duplicates += len(batch) - written - self._refused_now
+                self._slow_failure = False
+            except _PartialWrite as exc:  # stored in part, then the store went away: keep the rest
+                self.health.written += exc.written
+                self.health.duplicates += len(batch) - len(exc.rest) - exc.written - self._refused_now
+                self.health.failed_batches += 1
+                self._slow_failure = time.monotonic() - started > 1.0
+                self._on_write_failure(exc.cause, kept=self._keep(exc.rest))
             except Exception as exc:
                 self.health.failed_batches += 1
+                self._slow_failure = time.monotonic() - started > 1.0
                 self._on_write_failure(exc, kept=self._keep(batch))
         self._after_write(batch)
 
     def _store_write(self, batch: Sequence[Call]) -> int:
-        """Write a batch. If the store refuses it but is up, write the calls it takes and set aside the rest.
+        """Write a batch. If the store refuses it for its data, write the calls it takes and set aside the rest.
 
-        Errors about the surroundings (network, disk, locks) are raised at once: the caller spools the
-        batch. For any other error the store counts as up when the batch's first or last call, written
-        alone, goes in; then the batch is bisected down to the calls refused one by one, which are
-        counted lost (and kept in `spool/refused-*.jsonl` for inspection) so that one bad call never
-        blocks those behind it. When both fail alone the store is taken to be down and the error is
-        raised: the caller spools the batch.
+        An outage (`StoreUnavailableError`, `OSError`) is raised at once: the caller spools the batch. Any
+        other error is the store refusing data: the batch is bisected down to the calls refused one by one,
+        which are counted lost (and kept in `spool/refused-*.jsonl` for inspection), so that one bad call
+        never blocks those behind it. An outage half-way raises `_PartialWrite` with the calls not yet
+        written, which the caller spools: an outage never turns a good call into a refused one.
         """
         self._refused_now = 0
         store = self.store
         try:
             return store.write(batch)
         except Exception as exc:
-            if len(batch) < 2 or _environmental(exc):
+            if _outage(exc):
                 raise
-            error = exc
-        try:
-            written = store.write(batch[:1])
-            rest = batch[1:]
-        except Exception:
-            try:
-                written = store.write(batch[-1:])
-            except Exception:
-                raise error from None
-            self._refuse(batch[:1], error)
-            rest = batch[1:-1]
-        return written + self._bisect(rest)
-
-    def _bisect(self, part: Sequence[Call]) -> int:
-        if not part:
-            return 0
-        try:
-            return self.store.write(part)
-        except Exception as exc:
-            if len(part) == 1:
-                self._refuse(part, exc)
+            if len(batch) == 1:
+                self._refuse(batch, exc)
                 return 0
-            mid = len(part) // 2
-            return self._bisect(part[:mid]) + self._bisect(part[mid:])
+        mid = len(batch) // 2
+        parts = [batch[mid:], batch[:mid]]  # a stack: the first half is written first, keeping the order
+        written = 0
+        while parts:
+            part = parts.pop()
+            try:
+                written += store.write(part)
+            except Exception as exc:
+                if _outage(exc):
+                    rest = [call for p in (part, *reversed(parts)) for call in p]
+                    raise _PartialWrite(exc, written, rest) from exc
+                if len(part) == 1:
+                    self._refuse(part, exc)
+                else:
+                    mid = len(part) // 2
+                    parts += [part[mid:], part[:mid]]
+        return written
 
     def _refuse(self, calls: Sequence[Call], exc: BaseException) -> None:
+        if len(self._refused_ids) < 100_000:  # a replay cut short meets them again: set aside and counted once
+            self._refused_ids.update(c.id for c in calls)
         self._refused_now += len(calls)
         self.health.lost += len(calls)
         self.health.last_error = f"{type(exc).__name__}: {exc}"
@@ -665,19 +702,36 @@ class Tracker:
         """Write the calls spooled while the store was failing, now; returns how many were newly stored."""
         self.flush()
         before = self.health.replayed
+        self._open_failure = None  # asked for now: try the store again, whenever it last failed
         if self._spool is not None and self._spool.pending:
             self._replay()
         return self.health.replayed - before
 
     def _replay(self) -> bool:
         assert self._spool is not None
+        health = self.health
+
+        def write(chunk: Sequence[Call]) -> int:
+            if self._refused_ids:
+                chunk = [c for c in chunk if c.id not in self._refused_ids]
+            try:
+                written = self._store_write(chunk)
+            except _PartialWrite as exc:
+                health.replayed += exc.written
+                health.written += exc.written
+                raise
+            health.replayed += written
+            health.written += written
+            return written
+
+        started = time.monotonic()
         try:
-            replayed = self._spool.replay(self._store_write, on_corrupt=self._corrupt_spool_line)
+            self._spool.replay(write, on_corrupt=self._corrupt_spool_line)
         except Exception as exc:
-            self._on_write_failure(exc, kept=True)
+            self._slow_failure = time.monotonic() - started > 1.0
+            self._on_write_failure(exc.cause if isinstance(exc, _PartialWrite) else exc, kept=True)
             return False
-        self.health.replayed += replayed
-        self.health.written += replayed
+        self._slow_failure = False
         self._backoff = 1.0
         return True
 
@@ -834,6 +888,7 @@ class Tracker:
         self._start_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._store_lock = threading.Lock()
+        self._open_failure = None
         if self._owns_store:
             self._store = None  # connections are not shared across processes
 
@@ -858,8 +913,31 @@ def default_tracker() -> Tracker:
     if _default is None:
         with _default_lock:
             if _default is None:
-                _default = Tracker()
+                _default = _lenient_tracker()
     return _default
+
+
+def _lenient_tracker() -> Tracker:
+    """The default tracker, built inside the application's first `record()`: it must not raise there.
+
+    A bad setting (a typo in the environment, an unknown key or a syntax error in a config file, a removed
+    working folder) is warned about once and left at its default; `tokentrail doctor` names it.
+    """
+    from .config import resolve_leniently
+
+    settings, problems = resolve_leniently()
+    if problems:
+        log.warning(
+            "tokentrail: ignoring %d bad setting(s) and using the defaults for them: %s; "
+            "fix them ('tokentrail doctor' shows them)",
+            len(problems),
+            "; ".join(str(p) for p in problems),
+        )
+    try:
+        return Tracker(_resolved=settings)
+    except Exception as exc:  # e.g. a bad [prices] or [budgets] table in the config file
+        log.warning("tokentrail: %s; recording with the default settings ('tokentrail doctor' shows it)", exc)
+        return Tracker(_resolved=replace(settings, prices={}, budgets={}, alerts={}))
 
 
 def configure(store: str | Store | None = None, **settings: Any) -> Tracker:

@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..errors import ConfigError, StoreError, ValidationError
+from ..errors import ConfigError, StoreError, StoreUnavailableError, ValidationError
 from ..model import MODALITY_FIELDS, TOKEN_FIELDS, Call, validate_call
 from ._py import aggregate_calls, percentiles_of
 from .base import Bucket, Filter, Group, Metric, PercentileRow
@@ -637,7 +637,7 @@ class JsonlStore:
             self._meta_fd = os.open(self.path / ".meta.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as e:
             self._close_fds()
-            raise StoreError(
+            raise StoreUnavailableError(
                 f"cannot open the jsonl store at {str(self.path)!r}: {e.strerror or e}; "
                 "use a folder you can write to (jsonl:///absolute/dir)"
             ) from None
@@ -759,7 +759,9 @@ class JsonlStore:
                     _append(folder / file, _encode_texts(pairs, name))
             ino, before, written, after = _append(folder / DATA_FILE, text)
         except OSError as e:
-            raise StoreError(f"cannot write to the jsonl store at {str(folder)!r}: {e.strerror or e}") from None
+            raise StoreUnavailableError(
+                f"cannot write to the jsonl store at {str(folder)!r}: {e.strerror or e}"
+            ) from None
         self._size_estimate += written
         if after != before + written:  # a tool that ignores the lock appended at the same moment
             top.replace_with(self._rebuild_top())

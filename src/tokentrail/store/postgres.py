@@ -37,7 +37,10 @@ or later (`date_bin`).
 from __future__ import annotations
 
 import json
+import math
+import os
 import re
+import socket
 import threading
 import weakref
 from bisect import bisect_right
@@ -51,7 +54,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
-from ..errors import ConfigError, SchemaVersionError, StoreError, ValidationError
+from ..errors import ConfigError, SchemaVersionError, StoreError, StoreUnavailableError, ValidationError
 from ..model import Call
 from . import mask_url
 from ._py import aggregate_calls, check_quantiles
@@ -345,13 +348,59 @@ def _scrub(message: str, url: str) -> str:
 
 
 _PASSWORD_PARAM = re.compile(r"password=([^&#\s]+)")
+_CONNECT_TIMEOUT = re.compile(r"[?&]connect_timeout=")
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+"""A silent peer (a partition, a dead host) breaks an idle pooled connection within about a minute."""
+
+
+def _sever(conn: Any, fired: threading.Event) -> None:
+    """Shut the connection's socket down under a thread waiting on it, which then fails at once."""
+    fired.set()
+    try:
+        fd = os.dup(conn.pgconn.socket)
+    except Exception:  # already closed
+        return
+    with socket.socket(fileno=fd) as sock:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+@contextmanager
+def _deadline(conn: Any, seconds: float | None) -> Iterator[threading.Event]:
+    """Cut `conn` off if the work inside takes longer than `seconds` (the event says it was cut; None: never).
+
+    The server's `statement_timeout` cannot help when the server itself hangs (frozen, swapping, a network
+    that drops packets silently): only the client can stop waiting.
+    """
+    fired = threading.Event()
+    if seconds is None:
+        yield fired
+        return
+    timer = threading.Timer(seconds, _sever, (conn, fired))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired
+    finally:
+        timer.cancel()
+
+
+def _unavailable(e: BaseException) -> bool:
+    """Whether a psycopg error is about the server or the network, not about the data sent (SQLSTATE 22, 23)."""
+    return not isinstance(e, (psycopg.DataError, psycopg.IntegrityError))
 
 
 class _Pool:
     """At most `size` connections, handed to one thread at a time (autocommit, session time zone UTC)."""
 
-    def __init__(self, url: str, shown_url: str, size: int, timeout: float) -> None:
+    def __init__(self, url: str, shown_url: str, size: int, timeout: float, connect_timeout: float) -> None:
         self._url, self._shown_url, self._size, self._timeout = url, shown_url, size, timeout
+        self._connect_options: dict[str, Any] = dict(_KEEPALIVES)
+        if not _CONNECT_TIMEOUT.search(url):  # the URL's own connect_timeout wins
+            self._connect_options["connect_timeout"] = max(2, math.ceil(connect_timeout))  # libpq's minimum is 2
+        self.op_timeout = connect_timeout
         self._idle: list[Any] = []
         self._all: set[Any] = set()
         self._cond = threading.Condition()
@@ -360,14 +409,15 @@ class _Pool:
     def _connect(self) -> Any:
         conn = None
         try:
-            conn = psycopg.connect(self._url, autocommit=True, application_name="tokentrail", connect_timeout=10)
-            conn.execute("SET TIME ZONE 'UTC'")  # timestamptz values come back in UTC
+            conn = psycopg.connect(self._url, autocommit=True, application_name="tokentrail", **self._connect_options)
+            with _deadline(conn, self.op_timeout):
+                conn.execute("SET TIME ZONE 'UTC'")  # timestamptz values come back in UTC
             return conn
         except psycopg.Error as e:
             if conn is not None:
                 conn.close()
             reason = _scrub(str(e).strip().replace("\n", " "), self._url)
-            raise StoreError(
+            raise StoreUnavailableError(
                 f"cannot connect to PostgreSQL store {self._shown_url!r}: {reason}; "
                 "check the host, port, database name, user and password"
             ) from None
@@ -393,7 +443,7 @@ class _Pool:
                     self._all.add(placeholder)
                     break
                 if not self._cond.wait(self._timeout):
-                    raise StoreError(
+                    raise StoreUnavailableError(
                         f"all {self._size} connections to {self._shown_url!r} stayed busy for {self._timeout}s; "
                         "close iterators over calls() you no longer need"
                     )
@@ -570,6 +620,7 @@ class PostgresStore:
         *,
         pool_size: int = 4,
         pool_timeout: float = 30.0,
+        timeout: float = 5.0,
         use_rollups: bool = True,
         exact_percentiles_up_to: int = 100_000,
     ) -> None:
@@ -578,14 +629,18 @@ class PostgresStore:
         Args:
             url: `postgresql://user:password@host:port/database` (or `postgres://…`).
             pool_size: Most connections held open at once.
-            pool_timeout: Seconds to wait for a free connection before raising `StoreError`.
+            pool_timeout: Seconds to wait for a free connection before raising `StoreUnavailableError`.
+            timeout: Seconds a connection attempt, a write or a metadata read may take before the server is
+                taken for unreachable (`StoreUnavailableError`; the tracker spools the calls). Reports and
+                deletes are not limited. A URL's own `connect_timeout` parameter sets the connection part.
             use_rollups: Answer from the rollup tables where they can answer (False: always the raw table).
             exact_percentiles_up_to: Above this many values, percentiles come from the latency histograms
                 (within `LATENCY_MAX_RELATIVE_ERROR`) instead of sorting every value; 0 means always, where the
                 histograms can answer.
 
         Raises:
-            StoreError: psycopg is not installed, or the database cannot be reached or set up.
+            StoreError: psycopg is not installed, or the database cannot be set up.
+            StoreUnavailableError: the database cannot be reached, or did not answer within `timeout`.
             SchemaVersionError: the database was set up by a newer tokentrail.
         """
         self.url = _scrub(mask_url(url), url)
@@ -595,7 +650,9 @@ class PostgresStore:
             raise ValidationError(f"pool_size={pool_size!r} is not valid: expected an integer >= 1")
         self._use_rollups = use_rollups
         self._exact_up_to = exact_percentiles_up_to
-        self._pool = _Pool(url, self.url, pool_size, pool_timeout)
+        if not isinstance(timeout, (int, float)) or not 0 < timeout < math.inf:
+            raise ValidationError(f"timeout={timeout!r} is not valid: expected a number of seconds > 0")
+        self._pool = _Pool(url, self.url, pool_size, pool_timeout, timeout)
         self._dims: dict[tuple[Any, ...], int] = {}
         self._dims_lock = threading.Lock()
         self._staged: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -637,7 +694,8 @@ class PostgresStore:
     def _migrate(self) -> None:
         """Run the migrations this database lacks, one transaction each, under an advisory lock."""
         with self._pool.connection() as conn, self._errors("set up the schema"):
-            version = self._version(conn)
+            with _deadline(conn, self._pool.op_timeout):  # not the migrations: on a big table they take long
+                version = self._version(conn)
             self._check_version(version)
             if version == len(MIGRATIONS):
                 return
@@ -661,9 +719,13 @@ class PostgresStore:
                 if not conn.broken:  # a dropped connection released its lock already
                     conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_MIGRATE,))
 
-    def _error(self, action: str, e: Exception) -> StoreError:
+    def _error(self, action: str, e: Exception, timed_out: bool = False) -> StoreError:
+        """`StoreUnavailableError` for the server or the network, `StoreError` for data it refused."""
         message = _scrub(str(e).strip(), self._pool._url)
-        return StoreError(f"PostgreSQL store {self.url!r} could not {action}: {message}")
+        if timed_out:
+            message = f"no answer within {self._pool.op_timeout:g}s (the server or the network hangs)"
+        kind = StoreUnavailableError if timed_out or _unavailable(e) else StoreError
+        return kind(f"PostgreSQL store {self.url!r} could not {action}: {message}")
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -672,21 +734,23 @@ class PostgresStore:
         except psycopg.Error as e:
             raise self._error(action, e) from e
 
-    def _run(self, action: str, work: Callable[[Any], _T]) -> _T:
+    def _run(self, action: str, work: Callable[[Any], _T], *, timed: bool = False) -> _T:
         """`work(connection)` on a pooled connection, as `StoreError` on failure.
 
         Run again (at most twice more) when the server had dropped the connection while it sat in the pool, or
         chose this transaction as a deadlock victim. Every unit of work here is safe to repeat: writes skip the
-        ids already stored.
+        ids already stored. `timed`: give up after the store's `timeout` (the writer's short steps; not reports
+        or deletes, which may rightly take long on a big table).
         """
         for attempt in range(3):
-            with self._pool.connection() as conn:
+            seconds = self._pool.op_timeout if timed else None
+            with self._pool.connection() as conn, _deadline(conn, seconds) as fired:
                 try:
                     return work(conn)
                 except psycopg.Error as e:
                     again = conn.broken or isinstance(e, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure))
-                    if not again or attempt == 2:
-                        raise self._error(action, e) from e
+                    if fired.is_set() or not again or attempt == 2:
+                        raise self._error(action, e, fired.is_set()) from e
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- writes -------------------------------------------------------------------------------------------------
@@ -717,7 +781,7 @@ class PostgresStore:
                     )
                 )
 
-            rows = self._run("record dimensions", work)
+            rows = self._run("record dimensions", work, timed=True)
             with self._dims_lock:
                 for row in rows:
                     self._dims[tuple(row[1:])] = row[0]
@@ -762,7 +826,7 @@ class PostgresStore:
                         copy.write_row(row)
                 return int(conn.execute(_WRITE_SQL).fetchone()[0])
 
-        return self._run("write calls", work)
+        return self._run("write calls", work, timed=True)
 
     @staticmethod
     def _row(ordinal: int, call: Call, dims_id: int) -> list[Any]:
@@ -1131,7 +1195,7 @@ class PostgresStore:
             cur = conn.execute(query, tuple(_enc(v) for v in params))
             return (cur.fetchall() if cur.description else []), cur.rowcount
 
-        return self._run("use metadata", work)
+        return self._run("use metadata", work, timed=True)
 
     def meta_get(self, namespace: str, key: str) -> str | None:
         """A shared metadata value, or None."""

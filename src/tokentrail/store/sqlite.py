@@ -38,7 +38,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, StoreError, ValidationError
+from ..errors import ConfigError, StoreError, StoreUnavailableError, ValidationError
 from ..model import MODALITY_FIELDS, Call
 from ._py import bucket_start, check_quantiles
 from ._sql import (
@@ -306,6 +306,22 @@ def rebuild_rollups(conn: sqlite3.Connection, days: Sequence[int] | None) -> Non
         _fold(conn, "c.started_at >= ? AND c.started_at < ?", (a, b))
 
 
+_OUTAGE_CODES = frozenset((
+    sqlite3.SQLITE_PERM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB,
+))  # fmt: skip
+"""SQLite result codes about the file, the disk or the locks, not about the data being written."""
+
+
+def _error_class(e: sqlite3.Error) -> type[StoreError]:
+    """`StoreUnavailableError` when SQLite's result code is about the file, disk or locks; else `StoreError`."""
+    code = getattr(e, "sqlite_errorcode", None)
+    if code is None:  # a connection used after close, and the like: not about the data either
+        return StoreUnavailableError if isinstance(e, sqlite3.OperationalError) else StoreError
+    return StoreUnavailableError if code & 0xFF in _OUTAGE_CODES else StoreError
+
+
 def _decsum(text: str | None) -> str | None:
     """SQL function: the exact sum of space-separated decimals (keeps rollup cost texts short)."""
     return None if text is None else str(sum((Decimal(p) for p in text.split()), Decimal(0)))
@@ -365,7 +381,7 @@ class SQLiteStore:
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
-                raise StoreError(
+                raise StoreUnavailableError(
                     f"cannot create the folder of SQLite store {path!r}: {e}; choose a writable path"
                 ) from e
         try:
@@ -375,7 +391,9 @@ class SQLiteStore:
                 migrate(conn, path)
         except sqlite3.Error as e:
             self.close()
-            raise StoreError(f"cannot open SQLite store {path!r}: {e}; check that the path is a writable file") from e
+            raise _error_class(e)(
+                f"cannot open SQLite store {path!r}: {e}; check that the path is a writable file"
+            ) from e
         except BaseException:
             self.close()
             raise
@@ -462,7 +480,7 @@ class SQLiteStore:
         try:
             yield
         except sqlite3.Error as e:
-            raise StoreError(f"SQLite store {self.path!r} could not {action}: {e}") from e
+            raise _error_class(e)(f"SQLite store {self.path!r} could not {action}: {e}") from e
 
     # --- series -------------------------------------------------------------------------------------
 
@@ -574,7 +592,8 @@ class SQLiteStore:
                     _fold(conn, "c.rowid > ?", (before,), hists if added == len(rows) else None)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back already after some errors (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
         return added
 

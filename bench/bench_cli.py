@@ -170,6 +170,9 @@ def _main(args: argparse.Namespace) -> int:
         importing = [sys.executable, "-c", "import tokentrail"]
         _line("python -c 'import tokentrail'", _timed(importing, env, runs), "import_ms")
         _line("tokentrail --help", _timed([exe, "--help"], env, runs), "help_ms")
+        from tokentrail.store import open_store
+
+        open_store(url("empty")).close()  # reports never create a store: make the empty one they read
         _line(
             "tokentrail stats today (empty store)",
             _timed([exe, "stats", "today", "--store", url("empty")], env, runs),

@@ -19,7 +19,7 @@ __all__ = ["register"]
 
 
 _FILE_NAME = re.compile(r"^\S*(/|\\|\.[A-Za-z0-9]{1,10}$)\S*$")
-"""One word with a folder separator or an extension: `missing.txt`, `docs/prompt`."""
+"""One word with a folder separator or an extension: `missing.txt`, `prompts/q1`."""
 
 
 def _read(source: str, *, literal: bool = False) -> tuple[str, str]:
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
         short_help="Tokens of a file or text, their cost, context share.",
         help="Count the tokens of a file, text or stdin (-) for a model, with their cost if sent "
         "as input and their share of the context window. Exact for OpenAI models; an estimate, marked "
-        "~, for others. A word that looks like a file name (notes.txt, docs/x) must be a file that exists; "
+        "~, for others. A word that looks like a file name (notes.txt, prompts/q1) must be a file that exists; "
         "--text counts it as text.",
     )
     def count(

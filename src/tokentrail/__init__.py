@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _defaults
 from .context import agent, context
 from .errors import (
     BudgetExceededError,
@@ -163,3 +164,16 @@ def reset_session() -> None:
     from .tracker import default_tracker
 
     default_tracker().reset_session()
+
+
+def _default_report_store() -> Any:
+    """The store a report reads when given none: the default tracker's, flushed first so it is current."""
+    from .tracker import default_tracker
+
+    tracker = default_tracker()
+    tracker.flush()
+    return tracker.store
+
+
+# The composition root of reports: analysis asks `_defaults` for the store, never the tracker.
+_defaults.provide_default_store(_default_report_store)

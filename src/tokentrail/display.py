@@ -1,16 +1,18 @@
-"""What tokentrail shows in the terminal: money and token formats, the per-call panel, summaries.
+"""What tokentrail shows in the terminal: the per-call panel and the session summary.
 
-Rich is imported only when something is printed.
+Rich is imported only when something is printed. The money and token formats (`formatting`) and the text of a
+report's Summary (`analysis.reports`) live below the views, which share them; they are re-exported here.
 """
 
 from __future__ import annotations
 
 import atexit
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .analysis.reports import format_summary
+from .formatting import format_money, format_tokens
+
 if TYPE_CHECKING:
-    from .analysis.reports import Summary
     from .model import Call
     from .tracker import SessionStats, Tracker
 
@@ -23,35 +25,6 @@ __all__ = [
     "print_call",
     "print_summary",
 ]
-
-
-def format_money(amount: Decimal | float | None, *, unpriced: int = 0) -> str:
-    """`$0.000412`, `$1,204.33`; `n/a` when nothing was priced; `+N unpriced` appended when some were not.
-
-    Example:
-        >>> format_money(Decimal("0.000412")), format_money(Decimal("1204.333"))
-        ('$0.000412', '$1,204.33')
-    """
-    if amount is None:
-        text = "n/a"
-    else:
-        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
-        if value == 0:
-            text = "$0.00"
-        elif abs(value) >= 1:
-            text = f"${value:,.2f}"
-        elif abs(value) >= Decimal("0.01"):
-            text = f"${value:.4f}".rstrip("0").rstrip(".") if abs(value) < Decimal("0.1") else f"${value:.2f}"
-        else:
-            # Below a micro-dollar: two significant digits, still in plain notation ($0.00000036, not $3.60e-7).
-            places = max(6, 1 - value.adjusted())
-            text = f"${value:.{places}f}"
-    return f"{text} (+{unpriced} unpriced)" if unpriced else text
-
-
-def format_tokens(n: int) -> str:
-    """Thousands separators: `1,204,330`."""
-    return f"{n:,}"
 
 
 TOKEN_STYLES = {"input": "cyan", "output": "magenta", "total": "bold green"}
@@ -96,32 +69,6 @@ def print_call(call: Call, console: Any = None) -> None:
     grid.add_row("cost", format_money(call.cost_usd) if call.cost_usd is not None else "unpriced (no known price)")
     title = "LLM call" if call.success else f"[red]LLM call failed: {call.error_type}[/]"
     (console or Console(stderr=True)).print(Panel(grid, title=title, title_align="left", expand=False))
-
-
-def format_summary(summary: Summary) -> str:
-    """A plain-text table of a Summary (for `print(tokentrail.summary())`)."""
-    t = summary.totals
-    w = summary.window
-    lines = [
-        f"tokentrail summary — {w.label} ({w.tz_name})",
-        f"  calls   {t.calls:,}  ({t.errors:,} failed)",
-        f"  tokens  {t.input_tokens:,} in · {t.output_tokens:,} out · {t.cache_read_tokens:,} cached",
-        f"  cost    {format_money(t.cost_usd, unpriced=t.unpriced_calls)}",
-    ]
-    if t.estimated_calls:
-        lines.append(f"  ({t.estimated_calls:,} call(s) with estimated token counts)")
-    if summary.by_model:
-        from .formatting import safe_text
-
-        names = [safe_text(r.key[0] or "?") for r in summary.by_model]
-        width = max(len(n) for n in names)
-        lines.append("  by model:")
-        for name, r in zip(names, summary.by_model, strict=True):
-            cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
-            lines.append(
-                f"    {name:<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
-            )
-    return "\n".join(lines)
 
 
 def print_summary(tracker: Tracker | None = None, console: Any = None) -> SessionStats:

@@ -5,6 +5,8 @@
   exponent: `27.431160`, `300.000000`, `0.00000036`. The same amount prints the same digits whichever store
   summed it (SQLite keeps pico-dollars, PostgreSQL a `numeric`). An amount that is unknown (no call
   priced) is `None` (JSON `null`, an empty CSV cell), never `0`.
+- **Money and tokens for people** (`format_money`, `format_tokens`): `$0.000412`, `$1,204.33`, `n/a` when
+  nothing was priced; `1,204,330` — what the terminal panels, the CLI tables and `str()` of a report show.
 - **Fractions and other floats** (`number_text`): fixed notation, never `7.9e-05`.
 - **Untrusted text** (`safe_text`): model, agent, user, session and label values are written by whoever
   calls the LLM; before they reach a terminal, control characters (ESC, BEL, CR, newline, C1, bidi
@@ -21,7 +23,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["csv_cell", "defuse_formula", "money_text", "number_text", "safe_text"]
+__all__ = ["csv_cell", "defuse_formula", "format_money", "format_tokens", "money_text", "number_text", "safe_text"]
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _OUR_SGR = re.compile(r"\x1b\[(?:0|1|2|3[1-6]|1;31|1;36)m")
@@ -52,6 +54,35 @@ def money_text(amount: Decimal | int | None) -> str | None:
     if whole == "-0" and frac.strip("0") == "":
         whole = "0"
     return f"{whole}.{frac}"
+
+
+def format_money(amount: Decimal | float | None, *, unpriced: int = 0) -> str:
+    """`$0.000412`, `$1,204.33`; `n/a` when nothing was priced; `+N unpriced` appended when some were not.
+
+    Example:
+        >>> format_money(Decimal("0.000412")), format_money(Decimal("1204.333"))
+        ('$0.000412', '$1,204.33')
+    """
+    if amount is None:
+        text = "n/a"
+    else:
+        value = Decimal(str(amount)) if not isinstance(amount, Decimal) else amount
+        if value == 0:
+            text = "$0.00"
+        elif abs(value) >= 1:
+            text = f"${value:,.2f}"
+        elif abs(value) >= Decimal("0.01"):
+            text = f"${value:.4f}".rstrip("0").rstrip(".") if abs(value) < Decimal("0.1") else f"${value:.2f}"
+        else:
+            # Below a micro-dollar: two significant digits, still in plain notation ($0.00000036, not $3.60e-7).
+            places = max(6, 1 - value.adjusted())
+            text = f"${value:.{places}f}"
+    return f"{text} (+{unpriced} unpriced)" if unpriced else text
+
+
+def format_tokens(n: int) -> str:
+    """Thousands separators: `1,204,330`."""
+    return f"{n:,}"
 
 
 def number_text(value: float, places: int | None = None) -> str:

@@ -15,13 +15,14 @@ from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from .._defaults import default_store
 from ..errors import ValidationError
-from ..formatting import money_text
+from ..formatting import format_money, money_text, safe_text
 from ..store.base import Filter, Group, Store, Totals, check_dimension
 from .windows import Window, resolve_window
 
-__all__ = ["Breakdown", "BreakdownRow", "Performance", "PerformanceRow", "Summary", "breakdown", "make_filter",
-           "performance", "query", "resolve_store", "summary", "totals_dict"]  # fmt: skip
+__all__ = ["Breakdown", "BreakdownRow", "Performance", "PerformanceRow", "Summary", "breakdown", "format_summary",
+           "make_filter", "performance", "query", "resolve_store", "summary", "totals_dict"]  # fmt: skip
 
 _FILTER_DIMS = ("model", "provider", "agent", "user", "session", "project", "environment", "operation")
 
@@ -52,13 +53,14 @@ def _values(name: str, value: object) -> tuple[str, ...]:
 
 
 def resolve_store(store: Store | str | None) -> Store:
-    """A Store from a Store, a URL, or None (the default tracker's store, flushed first so it is current)."""
-    if store is None:
-        from ..tracker import default_tracker
+    """A Store from a Store, a URL, or None (the default tracker's store, flushed first so it is current).
 
-        tracker = default_tracker()
-        tracker.flush()
-        return tracker.store
+    For None, analysis asks `tokentrail._defaults`, which the package's composition root fills: analysis never
+    imports the tracker.
+    """
+    if store is None:
+        provided: Store = default_store()
+        return provided
     if isinstance(store, str):
         from ..store import open_store
 
@@ -169,9 +171,31 @@ class Summary:
         }  # fmt: skip
 
     def __str__(self) -> str:
-        from ..display import format_summary
-
         return format_summary(self)
+
+
+def format_summary(summary: Summary) -> str:
+    """A plain-text table of a Summary (for `print(tokentrail.summary())`)."""
+    t = summary.totals
+    w = summary.window
+    lines = [
+        f"tokentrail summary — {w.label} ({w.tz_name})",
+        f"  calls   {t.calls:,}  ({t.errors:,} failed)",
+        f"  tokens  {t.input_tokens:,} in · {t.output_tokens:,} out · {t.cache_read_tokens:,} cached",
+        f"  cost    {format_money(t.cost_usd, unpriced=t.unpriced_calls)}",
+    ]
+    if t.estimated_calls:
+        lines.append(f"  ({t.estimated_calls:,} call(s) with estimated token counts)")
+    if summary.by_model:
+        names = [safe_text(r.key[0] or "?") for r in summary.by_model]
+        width = max(len(n) for n in names)
+        lines.append("  by model:")
+        for name, r in zip(names, summary.by_model, strict=True):
+            cost = format_money(r.totals.cost_usd) if r.totals.unpriced_calls < r.totals.calls else "unpriced"
+            lines.append(
+                f"    {name:<{width}}  {r.totals.calls:>8,} calls  {r.totals.total_tokens:>12,} tokens  {cost}"
+            )
+    return "\n".join(lines)
 
 
 def _rows(groups: list[Group]) -> tuple[list[BreakdownRow], Totals]:

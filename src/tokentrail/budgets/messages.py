@@ -45,7 +45,7 @@ class BudgetRefusedError(BudgetExceededError):
 
 
 def _money(d: Decimal | None) -> str:
-    from ..display import format_money
+    from ..formatting import format_money
 
     return format_money(d)
 

@@ -19,14 +19,12 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..model import MODALITY_FIELDS
+from ._internal import internal_error as internal_error  # re-exported: providers and integrations use it
 from ._stream import AsyncStream, SyncStream
 from .usage import Usage
-
-if TYPE_CHECKING:
-    from ._patch import _State
 
 log = logging.getLogger("tokentrail")
 
@@ -132,18 +130,6 @@ class Config:
         from .. import tracker as _tracker
 
         return _tracker._default or _tracker.default_tracker()
-
-
-def internal_error(tracker: Any, exc: BaseException) -> None:
-    """A bug or surprise inside tokentrail: log it, count it, never raise it into the caller."""
-    try:
-        health = getattr(tracker, "health", None)
-        if health is not None:
-            health.internal_errors += 1
-            health.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("tokentrail: capture error (ignored, the call is unaffected): %r", exc, exc_info=exc)
-    except Exception:  # pragma: no cover - logging itself failed
-        pass
 
 
 _warmed = False
@@ -384,8 +370,24 @@ class _Capture:
 ProviderOf = Callable[[Any], "str | None"]
 
 
+class Patched(Protocol):
+    """What running a call reads of the patched method it runs for (`_patch._State` is one).
+
+    Declared here so this module needs nothing from `_patch`, which builds its wrappers from this one.
+    """
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def enabled(self) -> bool: ...
+
+    @property
+    def provider_of(self) -> ProviderOf: ...
+
+
 def _begin(
-    state: _State, endpoint: Endpoint, resource: Any, kwargs: dict[str, Any]
+    state: Patched, endpoint: Endpoint, resource: Any, kwargs: dict[str, Any]
 ) -> tuple[_Capture | None, dict[str, Any], bool]:
     """Start capturing a call; on any internal error, give up quietly (the call goes out untouched)."""
     config = state.config
@@ -434,7 +436,7 @@ def _finish(capture: _Capture, response: Any, hide: bool, is_async: bool) -> Any
 
 
 def run_sync(
-    state: _State,
+    state: Patched,
     endpoint: Endpoint,
     fn: Callable[..., Any],
     resource: Any,
@@ -459,7 +461,7 @@ def run_sync(
 
 
 async def run_async(
-    state: _State,
+    state: Patched,
     endpoint: Endpoint,
     fn: Callable[..., Any],
     resource: Any,
@@ -484,7 +486,7 @@ async def run_async(
 
 
 def run_sync_iter(
-    state: _State,
+    state: Patched,
     endpoint: Endpoint,
     fn: Callable[..., Any],
     resource: Any,

@@ -8,19 +8,43 @@ its `with` block), or is dropped unfinished. `isinstance(proxy, openai.Stream)` 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ._common import _Capture
+from ._internal import internal_error
 
-
-def internal_error(tracker: Any, exc: BaseException) -> None:
-    from ._common import internal_error as report
-
-    report(tracker, exc)
+__all__ = ["AsyncStream", "Recording", "SyncStream"]
 
 
-__all__ = ["AsyncStream", "SyncStream"]
+class _Reader(Protocol):
+    def keep(self, chunk: Any) -> Any: ...
+
+    def is_content(self, chunk: Any) -> bool: ...
+
+
+class Recording(Protocol):
+    """What a stream proxy needs of the call it records (`_common._Capture` is one).
+
+    Declared here so this module needs nothing from `_common`, which wraps the caller's streams in these proxies.
+    """
+
+    first: int | None
+    """When the first content chunk arrived (`time.perf_counter_ns()`); the proxy sets it."""
+
+    @property
+    def tracker(self) -> Any: ...
+
+    @property
+    def endpoint(self) -> _Reader: ...
+
+    @property
+    def chunks(self) -> list[Any]: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def stream_ended(self) -> None: ...
+
+    def failed(self, exc: BaseException) -> None: ...
 
 
 class _Proxy:
@@ -28,7 +52,7 @@ class _Proxy:
 
     __slots__ = ("__wrapped__", "_tt_capture", "_tt_it", "_tt_append", "_tt_keep", "_tt_hide", "_tt_watch")
 
-    def __init__(self, wrapped: Any, capture: _Capture, hide_usage_chunk: bool = False) -> None:
+    def __init__(self, wrapped: Any, capture: Recording, hide_usage_chunk: bool = False) -> None:
         object.__setattr__(self, "__wrapped__", wrapped)
         object.__setattr__(self, "_tt_capture", capture)
         object.__setattr__(self, "_tt_it", None)

@@ -20,13 +20,12 @@ where there is one. Backends are imported only when their URL is opened.
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
 from .base import DIMENSIONS, Filter, Group, PercentileRow, Store, Totals, check_dimension
 from .location import Location, locate, require_existing
+from .redact import mask_url
 
 __all__ = [
     "DIMENSIONS",
@@ -44,26 +43,6 @@ __all__ = [
 ]
 
 SCHEMES = ("memory", "jsonl", "sqlite", "postgresql", "postgres")
-
-
-_QUERY_SECRET = re.compile(r"([?&](?:password|passwd|pwd|sslpassword)=)[^&#]*", re.IGNORECASE)
-
-
-def mask_url(url: str) -> str:
-    """`url` with any password (in the user part or a `?password=` parameter) replaced by `***`.
-
-    Example:
-        >>> mask_url("postgresql://app:s3cret@db/x?sslmode=require&password=s3cret")
-        'postgresql://app:***@db/x?sslmode=require&password=***'
-    """
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-            url = urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
-    return _QUERY_SECRET.sub(r"\1***", url)
 
 
 def shown_location(url: str) -> str:

@@ -56,9 +56,9 @@ from zoneinfo import ZoneInfo
 
 from ..errors import ConfigError, SchemaVersionError, StoreError, StoreUnavailableError, ValidationError
 from ..model import Call
-from . import mask_url
 from ._py import aggregate_calls, check_quantiles
 from .base import BUCKETS, LABEL_PREFIX, Bucket, Filter, Group, Metric, PercentileRow, Totals, check_dimension
+from .redact import mask_url
 
 try:
     import psycopg

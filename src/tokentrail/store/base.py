@@ -328,6 +328,9 @@ class Store(CallStore, MetaStore, Protocol):
     """Calls and metadata: what every built-in backend (memory, jsonl, sqlite, postgresql) implements."""
 
 
+_META_KINDS: set[type] = set()
+
+
 def require_meta(store: CallStore, *, needed_by: str) -> Store:
     """`store` itself if it keeps metadata too; else a `StoreError` saying who needs it.
 
@@ -343,7 +346,9 @@ def require_meta(store: CallStore, *, needed_by: str) -> Store:
         >>> require_meta(MemoryStore(), needed_by="budgets").url
         'memory://'
     """
-    if isinstance(store, MetaStore):
+    kind = type(store)
+    if kind in _META_KINDS or isinstance(store, MetaStore):  # the cache: budgets ask on every guarded call
+        _META_KINDS.add(kind)
         return store  # type: ignore[return-value]  # a CallStore that is a MetaStore is a Store
     raise StoreError(
         f"{needed_by} need a store that keeps metadata, and store {getattr(store, 'url', '?')!r} "

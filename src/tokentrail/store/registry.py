@@ -87,15 +87,15 @@ def store_factory(scheme: str) -> StoreFactory | None:
         if ep.name.lower() != scheme:
             continue
         try:
-            factory = ep.load()
+            loaded: StoreFactory = ep.load()
         except Exception as exc:
             raise ConfigError(
                 f"store scheme {scheme!r} is declared by the entry point {ep.name} = {ep.value!r} "
                 f"(group {ENTRY_POINT_GROUP!r}{_distribution(ep)}), which cannot be loaded: {exc!r}; "
                 "reinstall or fix that package"
             ) from exc
-        register_store(scheme, factory)
-        return factory
+        register_store(scheme, loaded)
+        return loaded
     return None
 
 

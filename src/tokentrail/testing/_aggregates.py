@@ -75,10 +75,19 @@ class AggregateContract(ContractFixtures):
     def test_buckets_in_utc(self, store: CallStore) -> None:
         calls = utc_hours(datetime(2025, 1, 30, 6, tzinfo=UTC), 24 * 5)  # Thu 30 Jan – Tue 4 Feb
         store.write(calls)
-        day = lambda at: datetime(at.year, at.month, at.day, tzinfo=UTC)  # noqa: E731
-        monday = lambda at: day(at) - timedelta(days=at.weekday())  # noqa: E731
-        month = lambda at: datetime(at.year, at.month, 1, tzinfo=UTC)  # noqa: E731
-        hour = lambda at: at.replace(minute=0, second=0, microsecond=0)  # noqa: E731
+
+        def day(at: datetime) -> datetime:
+            return datetime(at.year, at.month, at.day, tzinfo=UTC)
+
+        def monday(at: datetime) -> datetime:
+            return day(at) - timedelta(days=at.weekday())
+
+        def month(at: datetime) -> datetime:
+            return datetime(at.year, at.month, 1, tzinfo=UTC)
+
+        def hour(at: datetime) -> datetime:
+            return at.replace(minute=0, second=0, microsecond=0)
+
         for bucket, start_of in (("hour", hour), ("day", day), ("week", monday), ("month", month)):
             got = actual_groups(store.aggregate(Filter(), by=("model",), bucket=bucket))  # type: ignore[arg-type]
             assert got == expected_groups(calls, ("model",), start_of), bucket

@@ -42,6 +42,7 @@ def toy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     install(site, "toy-store", {"toy": "toy_store:open_toy_store", "toycalls": "toy_store:open_toy_calls_store"})
     with pytest.MonkeyPatch.context() as mp:
         mp.syspath_prepend(str(site))
+        mp.delitem(sys.modules, "toy_store", raising=False)  # --doctest-modules imports tests/toy_store as toy_store
         yield site
 
 

@@ -45,7 +45,7 @@ from .model import (
 )
 from .project import detect_git_branch, detect_project
 from .spool import Spool
-from .store.base import Store, Totals
+from .store.base import MetaStore, Store, Totals
 
 __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "default_tracker"]
 
@@ -495,7 +495,7 @@ class Tracker:
                 from .budgets import load_budgets
 
                 load_budgets(self.settings.budgets, tracker=self)
-            elif store.meta_items("budgets"):
+            elif isinstance(store, MetaStore) and store.meta_items("budgets"):  # a calls-only store has none
                 from .budgets import engine_for
 
                 engine_for(self)

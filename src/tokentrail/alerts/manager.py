@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from ..store.base import require_meta
 from .channels import CallableChannel, Channel, LogChannel
 from .model import Alert
 from .rules import Rule
@@ -86,7 +87,7 @@ class AlertManager:
         tracker = self._tracker()
         if tracker is None:
             raise RuntimeError("the tracker of this AlertManager was closed and collected")
-        return tracker.store
+        return require_meta(tracker.store, needed_by="alerts")
 
     # -- channels ---------------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, ValidationError
-from ..store.base import Store
+from ..store.base import Store, require_meta
 from . import ledger
 from .engine import BudgetEngine, engine_for
 from .spec import BudgetSpec
@@ -134,17 +134,17 @@ def _store(store: Store | str | None) -> Iterator[Store]:
 
         tracker = default_tracker()
         tracker.flush()
-        yield tracker.store
+        yield require_meta(tracker.store, needed_by="budgets")
     elif isinstance(store, str):
         from ..store import open_store
 
         opened = open_store(store)
         try:
-            yield opened
+            yield require_meta(opened, needed_by="budgets")
         finally:
             opened.close()
     else:
-        yield store
+        yield require_meta(store, needed_by="budgets")
 
 
 def set_budget(spec: BudgetSpec, *, store: Store | str | None = None) -> None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnknownModelError
 from ..project import detect_project
-from ..store.base import Store
+from ..store.base import Store, require_meta
 from . import ledger
 from .messages import DEFAULT_OUTPUT_TOKENS, BudgetRefusedError, refusal, threshold_alert
 from .periods import period_window
@@ -103,7 +103,7 @@ class BudgetEngine:
 
     @property
     def store(self) -> Store:
-        return self.tracker.store
+        return require_meta(self.tracker.store, needed_by="budgets")
 
     # -- definitions ------------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 A store keeps `Call` records and answers three kinds of question, always inside the database where
 there is one: *which calls* (`calls`), *how much* grouped by dimensions and time buckets
-(`aggregate`), and *how slow* (`percentiles`). It also keeps a little shared metadata (`meta_*`) so
-that budgets and alert state are seen by every process that uses the same store.
+(`aggregate`), and *how slow* (`percentiles`) — the `CallStore` protocol. Most stores also keep a little
+shared metadata (`meta_*`, the `MetaStore` protocol) so that budgets and alert state are seen by every process
+that uses the same store; `Store` is both, and what every built-in backend implements.
 
 Dimensions are validated against a fixed list (or `label:KEY` with a safe key) before any backend
 sees them, so no caller-supplied text ever becomes SQL.
@@ -18,19 +19,22 @@ from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from typing import Literal, Protocol, runtime_checkable
 
-from ..errors import ValidationError
+from ..errors import StoreError, ValidationError
 from ..model import Call
 
 __all__ = [
     "BUCKETS",
     "DIMENSIONS",
     "Bucket",
+    "CallStore",
     "Filter",
     "Group",
+    "MetaStore",
     "PercentileRow",
     "Store",
     "Totals",
     "check_dimension",
+    "require_meta",
 ]
 
 DIMENSIONS = (
@@ -238,8 +242,12 @@ class PercentileRow:
 
 
 @runtime_checkable
-class Store(Protocol):
-    """Where Calls are kept. Every backend (memory, jsonl, sqlite, postgresql) implements this."""
+class CallStore(Protocol):
+    """Where Calls are kept: what every backend implements (the calls half of `Store`).
+
+    A backend that implements only this records and reports calls; budgets and alerts, which keep shared state,
+    need a `MetaStore` too (`require_meta` says so by name).
+    """
 
     url: str
     """The URL the store was opened with (password masked)."""
@@ -281,6 +289,19 @@ class Store(Protocol):
         """Delete matching calls in batches of at most `batch_size` rows; returns how many."""
         ...
 
+    def close(self) -> None:
+        """Release connections and files. The store must not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class MetaStore(Protocol):
+    """Shared metadata (namespace, key → text) seen by every process using the store: budgets, alert state.
+
+    `meta_put_if_absent` is the one atomic step (a compare-and-set across processes) that budgets and alerts
+    build on; every other method may be a plain read or write.
+    """
+
     def meta_get(self, namespace: str, key: str) -> str | None:
         """A shared metadata value, or None."""
         ...
@@ -301,6 +322,37 @@ class Store(Protocol):
         """Every key and value of a namespace."""
         ...
 
-    def close(self) -> None:
-        """Release connections and files. The store must not be used afterwards."""
-        ...
+
+@runtime_checkable
+class Store(CallStore, MetaStore, Protocol):
+    """Calls and metadata: what every built-in backend (memory, jsonl, sqlite, postgresql) implements."""
+
+
+_META_KINDS: set[type] = set()
+
+
+def require_meta(store: CallStore, *, needed_by: str) -> Store:
+    """`store` itself if it keeps metadata too; else a `StoreError` saying who needs it.
+
+    Args:
+        store: An open store.
+        needed_by: What needs the metadata, for the message (e.g. `"budgets"`).
+
+    Raises:
+        StoreError: the store implements `CallStore` only.
+
+    Example:
+        >>> from tokentrail.store.memory import MemoryStore
+        >>> require_meta(MemoryStore(), needed_by="budgets").url
+        'memory://'
+    """
+    kind = type(store)
+    if kind in _META_KINDS or isinstance(store, MetaStore):  # the cache: budgets ask on every guarded call
+        _META_KINDS.add(kind)
+        return store  # type: ignore[return-value]  # a CallStore that is a MetaStore is a Store
+    raise StoreError(
+        f"{needed_by} need a store that keeps metadata, and store {getattr(store, 'url', '?')!r} "
+        f"({type(store).__name__}) keeps calls only (it has no meta_get/meta_put/meta_put_if_absent/meta_delete/"
+        "meta_items): use a sqlite://, postgresql://, jsonl:// or memory:// store, or implement "
+        "tokentrail.store.MetaStore in the backend"
+    )

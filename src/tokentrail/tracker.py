@@ -215,8 +215,9 @@ class PendingCall:
     """The request's output limit (`max_tokens`), if it set one."""
     scope: Scope
     """The attribution in force (agent, user, session, project, labels)."""
-    call_id: str | None = None
-    """The id the call will be recorded with, so a guard's reservation is released by exactly this call."""
+    call_id: str | None = field(default_factory=new_call_id)
+    """The id the call will be recorded with (`record(..., id=call_id)`), so what a guard holds for this call
+    (a budget reservation) is settled by exactly this call — never by another call of the same model."""
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
@@ -254,6 +255,7 @@ class Tracker:
         self._closed = False
         self._listeners: list[Callable[[Call], None]] = []
         self._guards: list[Callable[[PendingCall], None]] = []
+        self._releases: list[Callable[[str], None]] = []
         self._closers: list[Callable[[float], object]] = []
         self._errors_logged: set[str] = set()
         self.health = Health()
@@ -414,19 +416,37 @@ class Tracker:
             except Exception as exc:
                 self._internal_error(exc)
 
-    def add_guard(self, guard: Callable[[PendingCall], None]) -> Callable[[], None]:
+    def add_guard(
+        self, guard: Callable[[PendingCall], None], *, release: Callable[[str], None] | None = None
+    ) -> Callable[[], None]:
         """Run `guard(pending)` before every instrumented call is sent; returns a function that removes it.
 
         A guard refuses a call by raising `BudgetExceededError`, which reaches the caller; any other
-        exception from a guard is logged and ignored.
+        exception from a guard is logged and ignored. `release(call_id)` is called when a call the guards
+        checked will not be recorded after all (refused by a later guard, or not recorded by capture).
         """
         self._guards.append(guard)
+        if release is not None:
+            self._releases.append(release)
 
         def remove() -> None:
             if guard in self._guards:
                 self._guards.remove(guard)
+            if release in self._releases:
+                self._releases.remove(release)
 
         return remove
+
+    def release_guards(self, call_id: str | None) -> None:
+        """The call checked as `PendingCall(call_id=...)` will not be recorded: let the guards drop what they
+        hold for it (a budget reservation). Never raises."""
+        if call_id is None:
+            return
+        for release in list(self._releases):
+            try:
+                release(call_id)
+            except Exception as exc:
+                self._internal_error(exc)
 
     @property
     def has_guards(self) -> bool:
@@ -443,6 +463,7 @@ class Tracker:
             try:
                 guard(pending)
             except BudgetExceededError:
+                self.release_guards(pending.call_id)  # what earlier guards reserved for it
                 raise
             except Exception as exc:
                 self._internal_error(exc)

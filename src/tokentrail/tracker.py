@@ -267,6 +267,10 @@ class Tracker:
         self._retry_at = 0.0
         self._backoff = 1.0
         self._refused_now = 0
+        self._dropped_since: int | None = None
+        self._dropped_last = 0
+        self._dropped_saved = 0
+        self._drops_key: str | None = None
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -351,6 +355,9 @@ class Tracker:
 
     def _drop(self) -> None:
         self.health.dropped += 1
+        self._dropped_last = now = time.time_ns()  # the writer saves the count in the store's metadata
+        if self._dropped_since is None:
+            self._dropped_since = now
         if self.health.dropped == 1 or self.health.dropped % 10_000 == 0:
             log.warning(
                 "tokentrail: queue full (%d calls waiting); %d call(s) dropped so far — "
@@ -589,6 +596,8 @@ class Tracker:
                 markers.append(item)  # type: ignore[arg-type]
                 self._write(batch)
                 batch = []
+                if self.health.dropped != self._dropped_saved:
+                    self._save_drops()  # flushed means counted in the store too
                 for m in markers:
                     m.set()
                 markers.clear()
@@ -597,6 +606,27 @@ class Tracker:
                 self._write(batch)
                 batch = []
         self._write(batch)
+        if self.health.dropped != self._dropped_saved:
+            self._save_drops()
+
+    def _save_drops(self) -> None:
+        """Save the count of calls dropped (queue full) in the store's metadata, for `doctor` and `stats` in
+        every process; on the writer's side only, and not while the store is failing (later, then)."""
+        if self._dropped_since is None or (self._spool is not None and self._spool.pending):
+            return
+        from .drops import drops_key, save_drops
+
+        dropped = self.health.dropped
+        try:
+            if self._drops_key is None:
+                self._drops_key = drops_key()
+            save_drops(self.store, self._drops_key, dropped, utc_from_ns(self._dropped_since),
+                       utc_from_ns(self._dropped_last))  # fmt: skip
+        except Exception as exc:  # the store is failing: the next cycle tries again
+            self._log_once(f"drops:{type(exc).__name__}", "tokentrail: could not save the count of dropped calls "
+                           "(%d) in the store (%s); trying again with the next batch", dropped, exc)  # fmt: skip
+            return
+        self._dropped_saved = dropped
 
     def _write(self, batch: list[Call]) -> None:
         if not batch:

@@ -144,3 +144,31 @@ def test_tracker_accounts_for_every_call_when_the_disk_fills(disk: Path, kind: s
         assert len(ids) == len(set(ids)) == recorded - h.lost - h.dropped
     finally:
         tracker.close()
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "sqlite"])
+def test_a_batch_neither_store_nor_spool_can_take_is_counted_lost_and_not_stored(
+    disk: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The spool shares the full disk: a batch the store refuses cannot be kept either. It is counted lost —
+    # and then it must really be absent from the store (before, JSONL kept its first lines: lost *and* stored).
+    monkeypatch.setenv("TOKENTRAIL_HOME", str(disk / "home"))
+    url = url_of(kind, disk)
+    tracker = Tracker(url, batch_size=200, flush_interval=60, display=False)
+    try:
+        for i in range(20):
+            tracker.record("gpt-4o", 1000 + i, 10, agent=f"a{i}", labels={"note": "x" * 600})
+        assert tracker.flush()
+        (disk / "home" / "spool").mkdir(parents=True, exist_ok=True)
+        # Full to the last block: the store's append may still fit a few lines in its file's last block
+        # (those must be cut back); a new spool file gets no byte (a short spool write is issue 12, item 9).
+        fill(disk, leave=0)
+        for i in range(20, 220):
+            tracker.record("gpt-4o", 1000 + i, 10, agent=f"a{i}", labels={"note": "x" * 600})
+        assert tracker.flush()
+        h = tracker.health
+        stored = len(stored_ids(url))
+        assert h.lost > 0, "the batch was not lost: the test proves nothing"
+        assert 220 == stored + h.spooled + h.lost + h.dropped, (stored, h)
+    finally:
+        tracker.close()

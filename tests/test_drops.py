@@ -146,3 +146,30 @@ def test_the_count_is_saved_by_the_writer_never_by_the_caller(watched: _WatchedS
     assert watched.saved_on == ["tokentrail-writer"]
     tracker.close()
     assert read_drops(watched).calls == 20  # type: ignore[arg-type]
+
+
+class _FailingMeta(_WatchedStore):
+    """A real memory store whose metadata refuses writes (as a store that is down) until `down` is cleared."""
+
+    down = True
+
+    def meta_put(self, namespace: str, key: str, value: str) -> None:
+        if self.down:
+            raise OSError("store unreachable")
+        super().meta_put(namespace, key, value)
+
+
+def test_a_count_the_store_could_not_take_is_saved_once_it_answers(caplog: pytest.LogCaptureFixture) -> None:
+    store = _FailingMeta()
+    try:
+        tracker = _filling_tracker(store)  # type: ignore[arg-type]  # a Store by its methods
+        _record_past_the_queue(tracker, 25)
+        assert tracker.flush()  # the count cannot be saved: logged, kept, tried again
+        assert read_drops(store).calls == 0  # type: ignore[arg-type]
+        assert any("could not save the count of dropped calls (15)" in r.getMessage() for r in caplog.records)
+        store.down = False
+        assert tracker.flush()
+        assert read_drops(store).calls == 15  # type: ignore[arg-type]
+        tracker.close()
+    finally:
+        store._inner.close()

@@ -75,7 +75,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
         opts = _with_period(opts, period)
     with opts.report(default_period="today") as (store, kwargs):
         result = summary(store=store, **kwargs)
-        drops = read_drops(store)
+        drops = None if opts.format == "compact" else read_drops(store)  # compact: a shell prompt's budget
     if opts.format == "compact":
         print(compact_line(result))
         return
@@ -90,7 +90,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
                 "last_at": t.last_at.isoformat() if t.last_at else None,
                 "duration_s": duration,
             },
-            "dropped": drops.to_dict(),
+            "dropped": drops.to_dict() if drops is not None else None,
         }
 
     def csv_rows() -> tuple[Sequence[str], list[list[Any]]]:

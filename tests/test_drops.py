@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from tokentrail import Tracker
 from tokentrail.cli import build_app
-from tokentrail.drops import DROPS_NS, read_drops
 from tokentrail.store import Store, open_store
 from tokentrail.store.base import Filter
+from tokentrail.store.drops import DROPS_NS, read_drops
 
 QUEUE = 10
 

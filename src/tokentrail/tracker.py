@@ -614,7 +614,7 @@ class Tracker:
         every process; on the writer's side only, and not while the store is failing (later, then)."""
         if self._dropped_since is None or (self._spool is not None and self._spool.pending):
             return
-        from .drops import drops_key, save_drops
+        from .store.drops import drops_key, save_drops
 
         dropped = self.health.dropped
         try:

@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 import typer
 
-from ..drops import Drops
 from ..errors import TokentrailError
 from ..spool import SpoolStatus, spool_status
+from ..store.drops import Drops
 from .app import OutputFormat
 from .render import emit, kv_block, paint
 
@@ -92,8 +92,8 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
     """
     from ..analysis import summary
     from ..config import default_home, resolve
-    from ..drops import read_drops
     from ..store import open_store
+    from ..store.drops import read_drops
     from ..tracker import Tracker
 
     settings = resolve(store=store)

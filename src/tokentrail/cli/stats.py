@@ -67,7 +67,7 @@ def register(app: Any) -> None:
 def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
     """Compute and print the stats report (shared by the Typer command and the fast path)."""
     from ..analysis import summary
-    from ..drops import read_drops
+    from ..store.drops import read_drops
 
     if period is not None:
         if opts.period is not None and opts.period != period:

@@ -17,7 +17,7 @@ import socket
 from dataclasses import dataclass
 from datetime import datetime
 
-from .store.base import Store
+from .base import Store
 
 __all__ = ["DROPS_NS", "Drops", "drops_key", "read_drops", "save_drops"]
 

@@ -334,13 +334,15 @@ def test_hard_stop_without_max_tokens_assumes_the_documented_default(mem: Store)
 def test_reservations_count_until_the_call_is_stored(mem: Store) -> None:
     tracker, _ = make_tracker(mem, Clock(NOV_22))
     budget("cap", limit_usd="0.25", period="day", tz="UTC", enforce=True, tracker=tracker)
-    tracker.check_guards(pending())
+    first = pending()
+    tracker.check_guards(first)
     tracker.check_guards(pending())
     (status,) = budget_status("cap", store=mem, now=NOV_22)
     assert status.reserved_usd == Decimal("0.2") and status.spent_usd == 0
     with pytest.raises(BudgetRefusedError, match=r"\$0.20 in flight"):
         tracker.check_guards(pending())
-    tracker.record("gpt-4o", 1000, 2000, started_at=NOV_22)  # cheaper than reserved: releases one reservation
+    # Cheaper than reserved; recorded with the pending call's id, it releases that call's reservation.
+    tracker.record("gpt-4o", 1000, 2000, started_at=NOV_22, id=first.call_id)
     assert engine_for(tracker).flush()
     (status,) = budget_status("cap", store=mem, now=NOV_22)
     assert status.reserved_usd == Decimal("0.1") and status.spent_usd == Decimal("0.0225")
@@ -369,13 +371,14 @@ def test_threads_cannot_jointly_overshoot(shared_store: Store) -> None:
     def worker() -> None:
         barrier.wait()
         for _ in range(4):
+            p = pending()
             try:
-                tracker.check_guards(pending())
+                tracker.check_guards(p)
             except BudgetExceededError:
                 refused.append(1)
                 continue
             time.sleep(random.uniform(0, 0.02))  # the provider answers
-            tracker.record("gpt-4o", 1000, 9750, started_at=clock.now)  # exactly the estimate: $0.10
+            tracker.record("gpt-4o", 1000, 9750, started_at=clock.now, id=p.call_id)  # exactly the estimate: $0.10
             allowed.append(1)
 
     threads = [threading.Thread(target=worker) for _ in range(12)]

@@ -40,12 +40,13 @@ def _attempt_calls(url: str, attempts: int, start: float) -> int:
     allowed = 0
     time.sleep(max(0.0, start - time.time()))
     for _ in range(attempts):
+        pending = PendingCall("gpt-4o", "openai", 1000, 9750, Scope())
         try:
-            tracker.check_guards(PendingCall("gpt-4o", "openai", 1000, 9750, Scope()))
+            tracker.check_guards(pending)
         except BudgetExceededError:
             continue
         time.sleep(random.uniform(0, 0.03))  # the provider answers
-        tracker.record("gpt-4o", 1000, 9750)  # exactly the estimate: $0.10
+        tracker.record("gpt-4o", 1000, 9750, id=pending.call_id)  # exactly the estimate: $0.10
         allowed += 1
     engine_for(tracker).flush()
     tracker.close()

@@ -778,6 +778,7 @@ def test_doctor_shows_the_store_its_size_and_an_empty_spool(tmp_path: Path, monk
     assert json.loads(doctor("--format", "json").stdout) == {
         "store": {"url": url, "source": "environment (TOKENTRAIL_STORE)", "opens": True, "error": None, "calls": 42},
         "spool": {"folder": str(spool), "files": 0, "calls": 0, "bytes": 0},
+        "dropped": {"calls": 0, "since": None, "last": None, "trackers": 0},
         "replay": None,
     }
 

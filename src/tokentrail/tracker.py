@@ -228,8 +228,9 @@ class PendingCall:
     """The request's output limit (`max_tokens`), if it set one."""
     scope: Scope
     """The attribution in force (agent, user, session, project, labels)."""
-    call_id: str | None = None
-    """The id the call will be recorded with, so a guard's reservation is released by exactly this call."""
+    call_id: str | None = field(default_factory=new_call_id)
+    """The id the call will be recorded with (`record(..., id=call_id)`), so what a guard holds for this call
+    (a budget reservation) is settled by exactly this call — never by another call of the same model."""
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
@@ -271,6 +272,7 @@ class Tracker:
         self._closed = False
         self._listeners: list[Callable[[Call], None]] = []
         self._guards: list[Callable[[PendingCall], None]] = []
+        self._releases: list[Callable[[str], None]] = []
         self._closers: list[Callable[[float], object]] = []
         self._errors_logged: set[str] = set()
         self.health = Health()
@@ -285,6 +287,10 @@ class Tracker:
         self._slow_failure = False
         self._open_failure: tuple[Exception, float] | None = None
         self._refused_ids: set[str] = set()
+        self._dropped_since: int | None = None
+        self._dropped_last = 0
+        self._dropped_saved = 0
+        self._drops_key: str | None = None
         self._project = self.settings.project or detect_project()
         self._git_branch = detect_git_branch()
         self._budgets_ready = False
@@ -369,6 +375,9 @@ class Tracker:
 
     def _drop(self) -> None:
         self.health.dropped += 1
+        self._dropped_last = now = time.time_ns()  # the writer saves the count in the store's metadata
+        if self._dropped_since is None:
+            self._dropped_since = now
         if self.health.dropped == 1 or self.health.dropped % 10_000 == 0:
             log.warning(
                 "tokentrail: queue full (%d calls waiting); %d call(s) dropped so far — "
@@ -434,19 +443,37 @@ class Tracker:
             except Exception as exc:
                 self._internal_error(exc)
 
-    def add_guard(self, guard: Callable[[PendingCall], None]) -> Callable[[], None]:
+    def add_guard(
+        self, guard: Callable[[PendingCall], None], *, release: Callable[[str], None] | None = None
+    ) -> Callable[[], None]:
         """Run `guard(pending)` before every instrumented call is sent; returns a function that removes it.
 
         A guard refuses a call by raising `BudgetExceededError`, which reaches the caller; any other
-        exception from a guard is logged and ignored.
+        exception from a guard is logged and ignored. `release(call_id)` is called when a call the guards
+        checked will not be recorded after all (refused by a later guard, or not recorded by capture).
         """
         self._guards.append(guard)
+        if release is not None:
+            self._releases.append(release)
 
         def remove() -> None:
             if guard in self._guards:
                 self._guards.remove(guard)
+            if release in self._releases:
+                self._releases.remove(release)
 
         return remove
+
+    def release_guards(self, call_id: str | None) -> None:
+        """The call checked as `PendingCall(call_id=...)` will not be recorded: let the guards drop what they
+        hold for it (a budget reservation). Never raises."""
+        if call_id is None:
+            return
+        for release in list(self._releases):
+            try:
+                release(call_id)
+            except Exception as exc:
+                self._internal_error(exc)
 
     @property
     def has_guards(self) -> bool:
@@ -463,6 +490,7 @@ class Tracker:
             try:
                 guard(pending)
             except BudgetExceededError:
+                self.release_guards(pending.call_id)  # what earlier guards reserved for it
                 raise
             except Exception as exc:
                 self._internal_error(exc)
@@ -602,6 +630,8 @@ class Tracker:
                 markers.append(item)  # type: ignore[arg-type]
                 self._write(batch)
                 batch = []
+                if self.health.dropped != self._dropped_saved:
+                    self._save_drops()  # flushed means counted in the store too
                 for m in markers:
                     m.set()
                 markers.clear()
@@ -610,6 +640,27 @@ class Tracker:
                 self._write(batch)
                 batch = []
         self._write(batch)
+        if self.health.dropped != self._dropped_saved:
+            self._save_drops()
+
+    def _save_drops(self) -> None:
+        """Save the count of calls dropped (queue full) in the store's metadata, for `doctor` and `stats` in
+        every process; on the writer's side only, and not while the store is failing (later, then)."""
+        if self._dropped_since is None or (self._spool is not None and self._spool.pending):
+            return
+        from .store.drops import drops_key, save_drops
+
+        dropped = self.health.dropped
+        try:
+            if self._drops_key is None:
+                self._drops_key = drops_key()
+            save_drops(self.store, self._drops_key, dropped, utc_from_ns(self._dropped_since),
+                       utc_from_ns(self._dropped_last))  # fmt: skip
+        except Exception as exc:  # the store is failing: the next cycle tries again
+            self._log_once(f"drops:{type(exc).__name__}", "tokentrail: could not save the count of dropped calls "
+                           "(%d) in the store (%s); trying again with the next batch", dropped, exc)  # fmt: skip
+            return
+        self._dropped_saved = dropped
 
     def _write(self, batch: list[Call]) -> None:
         if not batch:

@@ -13,8 +13,10 @@ sending. For every enforced budget whose scope matches the pending call, under o
    spend again: if another process reserved at the same moment and together they would pass the limit,
    it withdraws, backs off and looks again (write-then-check, so two racing processes never both get in;
    after a few collisions it refuses);
-5. deletes the reservation once the call is in the store (the writer's listener), or after
-   `reservation_ttl` if the process died or the call was never recorded.
+5. deletes the reservation once *that* call is in the store (the writer's listener matches the recorded
+   call's id to `PendingCall.call_id`, which capture records the call with — never another call of the same
+   model), at once when capture will not record it (`Tracker.release_guards`), or after `reservation_ttl` if
+   the process died or the call was never recorded (dropped from a full queue).
 
 So spend counts from the moment a call is allowed until the moment it is stored — never zero times. The
 only overshoot left is estimation error: a call may cost more than its reservation when it sets no
@@ -90,7 +92,8 @@ class BudgetEngine:
         self._held: dict[str, list[ledger.Reservation]] = {}
         self._dirty: set[tuple[str, str | None]] = set()
         self._evaluator = Coalescer("tokentrail-budgets", self._evaluate_dirty)
-        self._remove_guard = tracker.add_guard(self.guard)
+        self._by_call: dict[str, list[ledger.Reservation]] = {}
+        self._remove_guard = tracker.add_guard(self.guard, release=self.release)
         self._unsubscribe = tracker.on_call(self._on_call)
         tracker.on_close(self._finish)
 
@@ -179,6 +182,8 @@ class BudgetEngine:
                 raise
             for r in taken:
                 self._held.setdefault(r.budget, []).append(r)
+                if call_id is not None:
+                    self._by_call.setdefault(call_id, []).append(r)
 
     def _reserve(self, spec: BudgetSpec, pending: PendingCall, usd: Decimal, tokens: int, call_id: str | None,
                  now: datetime) -> ledger.Reservation:  # fmt: skip
@@ -231,6 +236,7 @@ class BudgetEngine:
     # -- after calls are written ------------------------------------------------------------------
 
     def _on_call(self, call: Call) -> None:
+        self.release(call.id)
         touched = False
         for spec in self.specs().values():
             if spec.period == "session" and not call.session:
@@ -238,26 +244,27 @@ class BudgetEngine:
             if not all((call.labels.get(d[6:]) if d.startswith("label:") else getattr(call, d)) == v
                        for d, v in spec.scope):  # fmt: skip
                 continue
-            self._release(spec.name, call)
             self._dirty.add((spec.name, call.session if spec.period == "session" else None))
             touched = True
         if touched:
             self._evaluator.kick()
 
-    def _release(self, name: str, call: Call) -> None:
+    def release(self, call_id: str) -> None:
+        """Delete the reservations held for the call with this id (it is stored, or will never be recorded).
+
+        Only that call's own: a call of the same model that finishes first leaves another's hold in place, so
+        a long call in flight keeps counting until it lands (issue 12: $1.20 spent against $1.00 otherwise).
+        """
         with self._lock:
-            held = self._held.get(name)
-            if not held:
+            mine = self._by_call.pop(call_id, None)
+            if not mine:
                 return
-            pick = next((r for r in held if r.call_id is not None and r.call_id == call.id), None)
-            pick = pick or next(
-                (r for r in held if r.model == call.model and r.input_tokens == call.input_tokens), None
-            )
-            pick = pick or next((r for r in held if r.model == call.model), None)
-            if pick is None:
-                return
-            held.remove(pick)
-        ledger.delete_reservation(self.store, pick)
+            for r in mine:
+                held = self._held.get(r.budget)
+                if held and r in held:
+                    held.remove(r)
+        for r in mine:
+            ledger.delete_reservation(self.store, r)
 
     def _evaluate_dirty(self) -> None:
         with self._lock:

@@ -239,6 +239,7 @@ class _Capture:
         "streamed",
         "context",
         "display",
+        "call_id",
     )
 
     def __init__(self, tracker: Any, endpoint: Endpoint, provider: str | None, model: str, kwargs: Any) -> None:
@@ -256,6 +257,9 @@ class _Capture:
         self.context: contextvars.Context | None = None
         """For streams: the caller's context when the call was made (it is recorded when the stream ends)."""
         self.display: bool | None = None
+        self.call_id: str | None = None
+        """The id the guards saw (PendingCall.call_id): the call is recorded with it, so it settles only its own
+        budget reservation."""
 
     def check_guards(self) -> None:
         """Let the tracker's guards refuse the call before it is sent (BudgetExceededError propagates)."""
@@ -277,6 +281,14 @@ class _Capture:
             internal_error(self.tracker, exc)
             return
         self.tracker.check_guards(pending)
+        self.call_id = pending.call_id
+
+    def abandon(self) -> None:
+        """The call will not be recorded (a streaming HTTP wrapper left to the caller): release what the guards
+        hold for it."""
+        self.done = True
+        if self.call_id is not None:
+            self.tracker.release_guards(self.call_id)
 
     # The three ways a call ends. Each records once and never raises.
 
@@ -288,7 +300,7 @@ class _Capture:
             duration = (time.perf_counter_ns() - self.t0) / 1e6
             self._record(self.endpoint.result(response), duration, None)
         except Exception as exc:
-            internal_error(self.tracker, exc)
+            self._unrecorded(exc)
 
     def failed(self, exc: BaseException) -> None:
         if self.done:
@@ -299,7 +311,7 @@ class _Capture:
             result = self.endpoint.stream_result(self.chunks) if self.chunks else Result()
             self._record(result, duration, exc)
         except Exception as err:
-            internal_error(self.tracker, err)
+            self._unrecorded(err)
 
     def stream_ended(self) -> None:
         if self.done:
@@ -309,7 +321,12 @@ class _Capture:
             duration = (time.perf_counter_ns() - self.t0) / 1e6
             self._record(self.endpoint.stream_result(self.chunks), duration, None)
         except Exception as exc:
-            internal_error(self.tracker, exc)
+            self._unrecorded(exc)
+
+    def _unrecorded(self, exc: BaseException) -> None:
+        internal_error(self.tracker, exc)
+        if self.call_id is not None:
+            self.tracker.release_guards(self.call_id)
 
     def _record(self, result: Result, duration_ms: float, exc: BaseException | None) -> None:
         ep = self.endpoint
@@ -349,20 +366,26 @@ class _Capture:
             fields["input_tokens"] = _count_prompt(self.model, ep.prompt_messages(self.kwargs), prompt)
             fields["output_tokens"] = _count_text(self.model, result.text)
             fields["tokens_estimated"] = True
-        if exc is not None:
-            fields["success"] = False
-            fields["error_type"] = type(exc).__name__
-            fields["error_message"] = error_message(exc)
-        elif result.error_type:
-            fields["success"] = False
-            fields["error_type"] = result.error_type
-            fields["error_message"] = result.error_message or result.error_type
+        _add_outcome(fields, result, exc)
         if self.display is not None:
             fields["display"] = self.display
+        if self.call_id is not None:
+            fields["id"] = self.call_id
         if self.context is not None:  # a stream ends wherever the caller consumes it: attribute it to its start
             self.context.run(self.tracker.record, self.model, **fields)
         else:
             self.tracker.record(self.model, **fields)
+
+
+def _add_outcome(fields: dict[str, Any], result: Result, exc: BaseException | None) -> None:
+    if exc is not None:
+        fields["success"] = False
+        fields["error_type"] = type(exc).__name__
+        fields["error_message"] = error_message(exc)
+    elif result.error_type:
+        fields["success"] = False
+        fields["error_type"] = result.error_type
+        fields["error_message"] = result.error_message or result.error_type
 
 
 # -- running one call ----------------------------------------------------------------------------------
@@ -423,7 +446,7 @@ def _finish(capture: _Capture, response: Any, hide: bool, is_async: bool) -> Any
             # one (LegacyAPIResponse) parses once and caches, so reading it changes nothing for the caller;
             # a streaming one would be consumed by reading, so it is left alone and not recorded.
             if capture.streamed or type(response).__name__ != "LegacyAPIResponse":
-                capture.done = True
+                capture.abandon()
                 return response
             capture.succeeded(response.parse())
             return response

@@ -205,7 +205,7 @@ def _proxy_raw(stream: Any, proxy: type, capture: Any) -> None:
         stream._raw_stream = proxy(stream._raw_stream, capture)
     except Exception as exc:
         internal_error(capture.tracker, exc)
-        capture.done = True  # cannot follow this stream; record nothing rather than something wrong
+        capture.abandon()  # cannot follow this stream: record nothing rather than something wrong
 
 
 def _stream_kind(is_async: bool) -> Any:

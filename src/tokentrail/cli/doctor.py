@@ -2,8 +2,9 @@
 
 It shows the resolved store URL (password masked, a file store's path absolute) and where it came from,
 whether the store opens (and the error when it does not: a missing store is not created), how many calls it
-holds, and the local spool — calls kept on disk while a store was failing. `--replay` writes the spooled calls
-of this store now instead of waiting for the next writer.
+holds, how many calls trackers dropped because their queue was full (counted in the store by every process),
+and the local spool — calls kept on disk while a store was failing. `--replay` writes the spooled calls of
+this store now instead of waiting for the next writer.
 Exit status 1 when the store does not open or a replay fails, so scripts and health checks can use it.
 """
 
@@ -18,6 +19,7 @@ import typer
 
 from ..errors import TokentrailError
 from ..spool import SpoolStatus, spool_status
+from ..store.drops import Drops
 from .app import OutputFormat
 from .render import emit, kv_block, paint
 
@@ -42,6 +44,8 @@ class Diagnosis:
     replayed: int | None = None
     """Spooled calls newly written by `--replay` (None without it)."""
     replay_error: str | None = None
+    drops: Drops | None = None
+    """Calls dropped (queue full) by every tracker writing to this store (None when it does not open)."""
 
     @property
     def healthy(self) -> bool:
@@ -53,6 +57,7 @@ class Diagnosis:
                       "calls": self.calls},
             "spool": {"folder": str(self.spool.folder), "files": self.spool.files, "calls": self.spool.calls,
                       "bytes": self.spool.bytes},
+            "dropped": None if self.drops is None else self.drops.to_dict(),
             "replay": None if self.replayed is None and self.replay_error is None
             else {"replayed": self.replayed, "error": self.replay_error},
         }  # fmt: skip
@@ -89,6 +94,7 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
     from ..analysis import summary
     from ..config import default_home, resolve
     from ..store import open_store, shown_location
+    from ..store.drops import read_drops
     from ..tracker import Tracker
 
     settings = resolve(store=store)
@@ -102,7 +108,7 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
                 replay_error = _scrub(tracker.health.last_error, url)
         finally:
             tracker.close()
-    opens, error, calls = False, None, None
+    opens, error, calls, drops = False, None, None, None
     try:
         opened = open_store(url, create=False)  # the doctor only looks: a typo'd path is not created
     except Exception as exc:  # the doctor reports every failure; it never crashes on one
@@ -111,13 +117,14 @@ def diagnose(store: str | None = None, *, replay: bool = False) -> Diagnosis:
         opens = True
         try:
             calls = summary("all", store=opened, tz="UTC").totals.calls
+            drops = read_drops(opened)
         except Exception as exc:
             error = _scrub(f"opens, but cannot be read: {exc}", url)
         finally:
             opened.close()
     return Diagnosis(
         url=shown_location(url), source=settings.sources.get("store", "default"), opens=opens, error=error, calls=calls,
-        spool=spool_status(default_home() / "spool"), replayed=replayed, replay_error=replay_error,
+        spool=spool_status(default_home() / "spool"), replayed=replayed, replay_error=replay_error, drops=drops,
     )  # fmt: skip
 
 
@@ -136,6 +143,8 @@ def _text(d: Diagnosis, color: bool) -> str:
         pairs.append(("error", paint(d.error, "red", color)))
     if d.calls is not None:
         pairs.append(("calls", f"{d.calls:,}"))
+    if d.drops is not None and d.drops.calls:
+        pairs.append(("dropped", paint(d.drops.describe(), "yellow", color)))
     s = d.spool
     waiting = f"{s.calls:,} call(s) in {s.files:,} file(s), {_size(s.bytes)}"
     pairs.append(("spool", f"{s.folder}: {paint(waiting, 'yellow', color) if s.calls else waiting}"))
@@ -143,6 +152,9 @@ def _text(d: Diagnosis, color: bool) -> str:
         done = f"wrote {d.replayed or 0:,} spooled call(s) to the store"
         pairs.append(("replay", paint(f"failed: {d.replay_error}", "red", color) if d.replay_error else done))
     lines = [kv_block(pairs, color=color, title="tokentrail doctor")]
+    if d.drops is not None and d.drops.calls:
+        lines.append("  a tracker's queue was full (the store too slow or down): raise TOKENTRAIL_QUEUE_SIZE "
+                     "or check the store")  # fmt: skip
     if s.calls and d.replayed is None:
         lines.append("  calls wait in the spool; writers replay them when the store answers, "
                      "or run 'tokentrail doctor --replay'")  # fmt: skip
@@ -155,8 +167,8 @@ def register(app: typer.Typer) -> None:
         short_help="Check the store and the local spool.",
         help=(
             "Show the store in force (password masked) and where it came from, whether it opens, how many "
-            "calls it holds, and the calls waiting in the local spool. Exit status 1 when the store does not "
-            "open or a replay fails."
+            "calls it holds, the calls trackers dropped (queue full), and the calls waiting in the local spool. "
+            "Exit status 1 when the store does not open or a replay fails."
         ),
     )
     def doctor(
@@ -180,6 +192,8 @@ def register(app: typer.Typer) -> None:
                 ["store", d.url], ["source", d.source], ["opens", d.opens], ["error", d.error], ["calls", d.calls],
                 ["spool_folder", d.spool.folder], ["spool_files", d.spool.files], ["spool_calls", d.spool.calls],
                 ["spool_bytes", d.spool.bytes], ["replayed", d.replayed], ["replay_error", d.replay_error],
+                ["dropped_calls", d.drops and d.drops.calls],
+                ["dropped_since", d.drops and d.drops.since and d.drops.since.isoformat()],
             ]),
             text=lambda color: _text(d, color),
         )  # fmt: skip

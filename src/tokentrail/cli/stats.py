@@ -67,6 +67,7 @@ def register(app: Any) -> None:
 def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
     """Compute and print the stats report (shared by the Typer command and the fast path)."""
     from ..analysis import summary
+    from ..store.drops import read_drops
 
     if period is not None:
         if opts.period is not None and opts.period != period:
@@ -74,6 +75,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
         opts = _with_period(opts, period)
     with opts.report(default_period="today") as (store, kwargs):
         result = summary(store=store, **kwargs)
+        drops = None if opts.format == "compact" else read_drops(store)  # compact: a shell prompt's budget
     if opts.format == "compact":
         print(compact_line(result))
         return
@@ -88,6 +90,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
                 "last_at": t.last_at.isoformat() if t.last_at else None,
                 "duration_s": duration,
             },
+            "dropped": drops.to_dict() if drops is not None else None,
         }
 
     def csv_rows() -> tuple[Sequence[str], list[list[Any]]]:
@@ -96,7 +99,7 @@ def run(opts: ReportOptions, period: str | None = None, top: int = 5) -> None:
         header = [f"window_{k}" for k in window] + list(totals) + ["session_duration_s"]
         return header, [[*window.values(), *totals.values(), duration]]
 
-    emit(opts.format, data=data, csv_rows=csv_rows, text=lambda color: _text(result, duration, top, color))
+    emit(opts.format, data=data, csv_rows=csv_rows, text=lambda color: _text(result, duration, top, color, drops))
 
 
 def _with_period(opts: ReportOptions, period: str) -> ReportOptions:
@@ -159,7 +162,7 @@ def _window_text(result: Any) -> str:
     return f"{w.label} ({w.tz_name}) · {since} → {until}"
 
 
-def _text(result: Any, duration: float | None, top: int, color: bool) -> str:
+def _text(result: Any, duration: float | None, top: int, color: bool, drops: Any = None) -> str:
     t = result.totals
     pairs = [("calls", f"{t.calls:,}")]
     if t.calls:
@@ -188,6 +191,8 @@ def _text(result: Any, duration: float | None, top: int, color: bool) -> str:
         with_date = t.first_at.astimezone(result.window.tz).date() != t.last_at.astimezone(result.window.tz).date()
         span = f"{_when(t.first_at, result.window.tz, with_date)} → {_when(t.last_at, result.window.tz, with_date)}"
         pairs.append(("session", f"{span} ({format_duration(duration)})"))
+    if drops is not None and drops.calls:  # not in the window's numbers: they never reached the store
+        pairs.append(("dropped", paint(f"{drops.describe()} — not counted above", "yellow", color)))
     out = kv_block(pairs, color=color, title=f"tokentrail stats — {_window_text(result)}")
     if not t.calls:
         out += "\n" + paint("  no calls in this window (tokentrail demo shows a week of sample traffic)", "dim", color)

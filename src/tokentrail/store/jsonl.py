@@ -449,6 +449,9 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
 def _append(path: Path, data: bytes) -> tuple[int, int, int, int]:
     """Append whole lines to `path`, starting on a fresh line if the last one was cut short.
 
+    All or nothing: when a write fails part-way (a full disk), the file is cut back to its size before, so no
+    line of the batch — and no torn line — is left behind to be counted as stored.
+
     Returns:
         (inode, size before, bytes written, size after).
     """
@@ -458,15 +461,34 @@ def _append(path: Path, data: bytes) -> tuple[int, int, int, int]:
         if st.st_size and os.pread(fd, 1, st.st_size - 1) != b"\n":
             data = b"\n" + data  # a crash cut the last line: leave it be, start afresh
         start = 0
-        while start < len(data):
-            end = len(data)
-            if end - start > MAX_WRITE_BYTES:
-                end = data.rfind(b"\n", start, start + MAX_WRITE_BYTES) + 1 or start + MAX_WRITE_BYTES
-            _write_all(fd, memoryview(data)[start:end])
-            start = end
+        try:
+            while start < len(data):
+                end = len(data)
+                if end - start > MAX_WRITE_BYTES:
+                    end = data.rfind(b"\n", start, start + MAX_WRITE_BYTES) + 1 or start + MAX_WRITE_BYTES
+                _write_all(fd, memoryview(data)[start:end])
+                start = end
+        except OSError:
+            _cut_back(fd, path, st.st_size)
+            raise
         return st.st_ino, st.st_size, len(data), os.fstat(fd).st_size
     finally:
         os.close(fd)
+
+
+def _cut_back(fd: int, path: Path, size: int) -> None:
+    """Truncate a file to `size` after a failed append (shrinking frees space, so it works on a full disk)."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as e:  # pragma: no cover - a failing device: the reader skips a torn last line
+        logger.warning("tokentrail: could not cut %s back to %d bytes after a failed write: %s", path, size, e)
+
+
+def _truncate(path: Path, size: int) -> None:
+    try:
+        os.truncate(path, size)
+    except OSError as e:  # pragma: no cover - a failing device: the index skips what it already holds
+        logger.warning("tokentrail: could not cut %s back to %d bytes after a failed write: %s", path, size, e)
 
 
 def _read_json(path: Path) -> Any:
@@ -727,13 +749,22 @@ class JsonlStore:
                 by_day.setdefault(ordinal, []).append((model, group))
             pending = sorted(by_day, reverse=True)
             added = 0
+            appended: list[tuple[Path, int]] = []
+            seen, size_estimate = dict(self._seen), self._size_estimate
             try:
                 while pending:
-                    added += self._write_day(pending[-1], by_day[pending[-1]], top, all_utc)
+                    added += self._write_day(pending[-1], by_day[pending[-1]], top, all_utc, appended)
                     pending.pop()
             except BaseException:
-                for ordinal in pending:
-                    for _, group in by_day[ordinal]:
+                # All or nothing, like a transaction: the days already written are cut back too, so the caller
+                # may spool or count the whole batch and the accounting stays exact (issue 12, item 15).
+                for path, size in reversed(appended):
+                    _truncate(path, size)
+                self._seen, self._size_estimate = seen, size_estimate
+                if appended:
+                    top.replace_with(self._rebuild_top())
+                for groups_of_day in by_day.values():
+                    for _, group in groups_of_day:
                         self._unclaim(group)
                 raise
             finally:
@@ -741,7 +772,8 @@ class JsonlStore:
                 self._save_top(top)
         return added
 
-    def _write_day(self, ordinal: int, groups: list[tuple[str, list[Call]]], top: _Summary, all_utc: bool) -> int:
+    def _write_day(self, ordinal: int, groups: list[tuple[str, list[Call]]], top: _Summary, all_utc: bool,
+                   appended: list[tuple[Path, int]]) -> int:  # fmt: skip
         day = date.fromordinal(ordinal)
         folder = self._day_dir(day)
         fresh = groups[0][1] if len(groups) == 1 else [call for _, group in groups for call in group]
@@ -756,8 +788,9 @@ class JsonlStore:
                 texts = list(map(getter, fresh))
                 if texts.count(None) != len(texts):
                     pairs = [(c.id, t) for c, t in zip(fresh, texts, strict=True) if t is not None]
-                    _append(folder / file, _encode_texts(pairs, name))
+                    appended.append((folder / file, _append(folder / file, _encode_texts(pairs, name))[1]))
             ino, before, written, after = _append(folder / DATA_FILE, text)
+            appended.append((folder / DATA_FILE, before))
         except OSError as e:
             raise StoreUnavailableError(
                 f"cannot write to the jsonl store at {str(folder)!r}: {e.strerror or e}"

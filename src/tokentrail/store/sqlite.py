@@ -349,6 +349,21 @@ def _prepare(conn: sqlite3.Connection) -> None:
     conn.execute(_TEMP_DELTA)
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction without hiding the error that got here.
+
+    On a full disk or an I/O error SQLite may already have rolled the transaction back; a plain `ROLLBACK`
+    then fails with "cannot rollback - no transaction is active", and that error would replace the real one
+    ("database or disk is full").
+    """
+    if not conn.in_transaction:
+        return
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:  # the error being raised says what went wrong; this one would only hide it
+        pass
+
+
 class SQLiteStore:
     """Calls in one SQLite file (or in memory), with rollups kept in step for fast reports.
 
@@ -504,7 +519,7 @@ class SQLiteStore:
                 hid = conn.execute("SELECT hid FROM series WHERE sid = ?", (sid,)).fetchone()[0]
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         self._hids[sid] = hid
         self._sids[key] = sid
@@ -592,8 +607,7 @@ class SQLiteStore:
                     _fold(conn, "c.rowid > ?", (before,), hists if added == len(rows) else None)
                 conn.execute("COMMIT")
             except BaseException:
-                if conn.in_transaction:  # SQLite has rolled back already after some errors (a full disk)
-                    conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         return added
 
@@ -875,7 +889,7 @@ class SQLiteStore:
                         rebuild_rollups(conn, [r[1] // DAY_US * DAY_US for r in rows])
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
             removed += len(rows)
             if len(rows) < batch_size:

@@ -120,7 +120,7 @@ class CallableChannel:
     kind = "callable"
 
     def __init__(self, fn: Callable[[Alert], Any], *, name: str | None = None) -> None:
-        self.name = name or getattr(fn, "__name__", "callable")
+        self.name = name or str(getattr(fn, "__name__", "callable"))
         self._fn = fn
 
     def describe(self) -> str:

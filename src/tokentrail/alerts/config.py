@@ -37,7 +37,7 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from ..errors import ConfigError, TokentrailError
 from .channels import CallableChannel, Channel, ConsoleChannel, EmailChannel, LogChannel, SlackChannel, WebhookChannel
@@ -76,19 +76,25 @@ def _import(target: object) -> Callable[..., Any]:
         raise ConfigError(f"target={target!r} is not valid: expected 'package.module:function'")
     module, _, attr = target.partition(":")
     try:
-        fn = getattr(importlib.import_module(module), attr)
+        fn: object = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"target={target!r} cannot be imported: {exc}") from None
     if not callable(fn):
         raise ConfigError(f"target={target!r} is not callable")
-    return fn  # type: ignore[no-any-return]
+    return fn
+
+
+class _Name(TypedDict, total=False):
+    """A channel's `name=`, given only when the table sets one (else each channel's own default)."""
+
+    name: str
 
 
 def build_channel(table: Mapping[str, Any], where: str = "[[alerts.channels]]") -> Channel:
     """One channel from its config table (`type` = log, console, webhook, slack, email, callable)."""
     kind = table.get("type")
     name = table.get("name")
-    extra = {"name": str(name)} if name else {}
+    extra: _Name = {"name": str(name)} if name else {}
     try:
         if kind == "log":
             return LogChannel(**extra)

@@ -93,12 +93,11 @@ class AlertManager:
 
     def add_channel(self, channel: Channel | Callable[[Alert], Any]) -> Channel:
         """Deliver alerts to `channel` (any object with `send(alert, timeout)`, or a callable taking the alert)."""
-        if not isinstance(channel, Channel):
-            channel = CallableChannel(channel)
-        queue = DeliveryQueue[Alert](f"tokentrail-alert-{channel.name}", lambda a, c=channel: self._deliver(c, a))
+        target: Channel = channel if isinstance(channel, Channel) else CallableChannel(channel)
+        queue = DeliveryQueue[Alert](f"tokentrail-alert-{target.name}", lambda a: self._deliver(target, a))
         with self._lock:
-            self._channels.append((channel, queue))
-        return channel
+            self._channels.append((target, queue))
+        return target
 
     def remove_channel(self, channel: Channel) -> None:
         with self._lock:
@@ -180,7 +179,7 @@ class AlertManager:
     def evaluate(self, now: datetime | None = None, rules: Iterable[Rule] | None = None) -> list[Alert]:
         """Run the rules now; emit (subject to cooldowns) and return the alerts that were queued."""
         now = now or self.clock()
-        fired = []
+        fired: list[Alert] = []
         for rule in list(self.rules if rules is None else rules):
             try:
                 alerts = rule.evaluate(self.store, now)

@@ -328,7 +328,8 @@ def performance(
     rows = []
     for p in st.percentiles(flt, by=dims, quantiles=(0.5, 0.95, 0.99)):
         t = groups.get(p.key, Totals())
-        rows.append(PerformanceRow(p.key, t.calls, t.avg_duration_ms, *p.values, t.avg_ttft_ms, t.tokens_per_second,
+        p50, p95, p99 = p.values  # one value per quantile asked for
+        rows.append(PerformanceRow(p.key, t.calls, t.avg_duration_ms, p50, p95, p99, t.avg_ttft_ms, t.tokens_per_second,
                                    p.max_relative_error))  # fmt: skip
     rows.sort(key=lambda r: -(r.p95_ms or 0))
     return Performance(window=window, by=dims, rows=rows)

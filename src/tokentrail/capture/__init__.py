@@ -83,7 +83,7 @@ def _checked(display: object) -> bool | None:
         from ..errors import ValidationError
 
         raise ValidationError(f"display={display!r} is not valid: expected True, False or None")
-    return display  # type: ignore[return-value]
+    return display
 
 
 _BY_SDK = {"openai": instrument_openai, "anthropic": instrument_anthropic, "google": instrument_google}

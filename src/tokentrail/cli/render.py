@@ -173,7 +173,8 @@ def fit_widths(columns: Sequence[Column], natural: Sequence[int], width: int | N
         if total(soft) <= width:
             break
         soft[i] = widths[i] = None
-    for floor_of in (lambda c: max(c.shrink, _SOFT_FLOOR), lambda c: c.shrink):
+    floors: tuple[Callable[[Column], int], ...] = (lambda c: max(c.shrink, _SOFT_FLOOR), lambda c: c.shrink)
+    for floor_of in floors:  # first down to the soft floor, then down to each column's own shrink
         while total(widths) > width:
             movable = [i for i, c in enumerate(columns) if c.shrink and (widths[i] or 0) > floor_of(c)]
             if not movable:

@@ -11,7 +11,7 @@ import typer
 
 from ..analysis import Summary, summary
 from ..analysis.export import select_calls
-from ..analysis.rates import rates
+from ..analysis.rates import Rates, rates
 from ..model import Call
 from ..store import mask_url
 from .app import report_command
@@ -98,8 +98,10 @@ def _when(at: datetime, now: datetime, tz: Any) -> str:
     return local.strftime("%H:%M:%S" if local.date() == now.astimezone(tz).date() else "%b %d %H:%M")
 
 
-def render_frame(window: Summary, rate: Summary, latest: list[Call], *, store_url: str, now: datetime) -> Any:
+def render_frame(window: Summary, rate: Rates | Summary, latest: list[Call], *, store_url: str, now: datetime) -> Any:
     """One frame of the live view as a Rich renderable that fits the width it is printed in.
+
+    `rate` holds the totals of the last `RATE_WINDOW` (from `rates()`, or a `summary()` of that span).
 
     Narrow terminals lose columns in a fixed order (latency, agent, tokens of the latest calls; the calls
     per model; the bars shrink) and long names are abbreviated; money is never cut.
@@ -108,7 +110,9 @@ def render_frame(window: Summary, rate: Summary, latest: list[Call], *, store_ur
 
 
 class _Frame:
-    def __init__(self, window: Summary, rate: Summary, latest: list[Call], store_url: str, now: datetime) -> None:
+    def __init__(
+        self, window: Summary, rate: Rates | Summary, latest: list[Call], store_url: str, now: datetime
+    ) -> None:
         self.window, self.rate, self.latest, self.store_url, self.now = window, rate, latest, store_url, now
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
@@ -164,7 +168,7 @@ def _plain(cell: Any) -> str:
 
 
 def _panel(
-    window: Summary, rate: Summary, latest: list[Call], store_url: str, now: datetime, width: int, dots: str
+    window: Summary, rate: Rates | Summary, latest: list[Call], store_url: str, now: datetime, width: int, dots: str
 ) -> Any:
     from rich.console import Group
     from rich.panel import Panel

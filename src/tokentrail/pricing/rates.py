@@ -9,10 +9,15 @@ are exactly those of genai-prices (the identity test in `tests/test_pricing_iden
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # genai-prices is imported on first use (~150 ms), never at import time
+    from genai_prices.types import TieredPrices
+    from typing_extensions import TypeIs
 
 __all__ = ["MTokPrices", "Rates", "Schedule", "compile_model", "compile_per_mtok", "listed_prices", "micros"]
 
@@ -120,11 +125,12 @@ def micros(at: datetime) -> int:
     return (at - _EPOCH) // _ONE_US
 
 
-def _is_tiered(value: object) -> bool:
+def _is_tiered(value: object) -> TypeIs[TieredPrices]:
+    """Whether `value` is a genai-prices `TieredPrices`, told by its attributes so as not to import genai-prices."""
     return hasattr(value, "tiers") and hasattr(value, "base")
 
 
-def _at_level(value: Any, level: int | None) -> Decimal:
+def _at_level(value: Decimal | TieredPrices, level: int | None) -> Decimal:
     """The price a `Decimal | TieredPrices` charges when input_tokens is just above `level` (None: base)."""
     if not _is_tiered(value):
         return value
@@ -137,7 +143,10 @@ def _at_level(value: Any, level: int | None) -> Decimal:
 
 
 def _rates(
-    prices: dict[str, Any], level: int | None, listed: MTokPrices, bands: tuple[tuple[int, Rates], ...]
+    prices: Mapping[str, Decimal | TieredPrices],
+    level: int | None,
+    listed: MTokPrices,
+    bands: tuple[tuple[int, Rates], ...],
 ) -> Rates:
     def per_mtok(key: str, fallback: Decimal) -> Decimal:
         value = prices.get(key)
@@ -203,7 +212,7 @@ def listed_prices(prices: dict[str, Any]) -> MTokPrices:
     """The per-MTok prices of a price mapping, base prices for tiered ones."""
 
     def base(key: str) -> Decimal | None:
-        value = prices.get(key)
+        value: Decimal | TieredPrices | None = prices.get(key)
         return value.base if _is_tiered(value) else value
 
     return MTokPrices(

@@ -14,13 +14,19 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # genai-prices is imported on first use (~150 ms), never at import time
+    from genai_prices.data_snapshot import DataSnapshot
+    from genai_prices.types import ModelInfo, Provider
+
+    _Hit = tuple[Provider, ModelInfo]
 
 __all__ = ["canonical_provider", "find_model", "load", "price_source", "snapshot", "split_prefix"]
 
 _lock = threading.Lock()
 _genai: Any = None
-_ids: tuple[Any, dict[str, list[tuple[Any, Any]]]] | None = None
+_ids: tuple[DataSnapshot, dict[str, list[_Hit]]] | None = None
 
 # Provider names used by SDKs, LiteLLM and OpenRouter that genai-prices' own matching does not map.
 _ALIASES = {
@@ -57,12 +63,13 @@ def load() -> Any:
     return _genai
 
 
-def snapshot() -> Any:
+def snapshot() -> DataSnapshot:
     """The genai-prices data in use: the bundled one, or a newer one fetched by `genai_prices.UpdatePrices`."""
-    return load().get_snapshot()
+    snap: DataSnapshot = load().get_snapshot()
+    return snap
 
 
-def price_source(snap: Any) -> str:
+def price_source(snap: DataSnapshot) -> str:
     """Name and version of the price table, e.g. `'genai-prices 0.2.3'`."""
     import genai_prices
 
@@ -72,7 +79,7 @@ def price_source(snap: Any) -> str:
     return source
 
 
-def canonical_provider(snap: Any, name: str | None) -> str | None:
+def canonical_provider(snap: DataSnapshot, name: str | None) -> str | None:
     """genai-prices' id for a provider name (`'bedrock'` -> `'aws'`), or None if it has no prices for it."""
     if not name or name in _NOT_PROVIDERS:
         return None
@@ -81,17 +88,17 @@ def canonical_provider(snap: Any, name: str | None) -> str | None:
     return None if provider is None else provider.id
 
 
-def _lookup(snap: Any, ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+def _lookup(snap: DataSnapshot, ref: str, provider_id: str | None) -> _Hit | None:
     try:
         return snap.find_provider_model(ref, None, provider_id, None)
     except LookupError:
         return None
 
 
-def _by_id(snap: Any, ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+def _by_id(snap: DataSnapshot, ref: str, provider_id: str | None) -> _Hit | None:
     global _ids
     if _ids is None or _ids[0] is not snap:
-        index: dict[str, list[tuple[Any, Any]]] = {}
+        index: dict[str, list[_Hit]] = {}
         for provider in snap.providers:
             for model in provider.models:
                 index.setdefault(model.id.lower(), []).append((provider, model))
@@ -100,7 +107,7 @@ def _by_id(snap: Any, ref: str, provider_id: str | None) -> tuple[Any, Any] | No
     return next((hit for hit in found if hit[0].id == provider_id), found[0] if found else None)
 
 
-def split_prefix(snap: Any, ref: str) -> tuple[str | None, str] | None:
+def split_prefix(snap: DataSnapshot, ref: str) -> tuple[str | None, str] | None:
     """`(provider id or None, rest)` for `provider/model` or `provider:model` refs."""
     prefix, slash, rest = ref.partition("/")
     if slash and prefix and rest:
@@ -111,7 +118,7 @@ def split_prefix(snap: Any, ref: str) -> tuple[str | None, str] | None:
     return None
 
 
-def _find_one(snap: Any, ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+def _find_one(snap: DataSnapshot, ref: str, provider_id: str | None) -> _Hit | None:
     if provider_id and (hit := _lookup(snap, ref, provider_id)):
         return hit
     split = split_prefix(snap, ref)
@@ -141,7 +148,7 @@ def _variants(ref: str) -> Iterator[str]:
             yield shorter
 
 
-def find_model(snap: Any, ref: str, provider_id: str | None) -> tuple[Any, Any] | None:
+def find_model(snap: DataSnapshot, ref: str, provider_id: str | None) -> _Hit | None:
     """Find genai-prices' `(Provider, ModelInfo)` for a lower-cased model ref and canonical provider id."""
     for variant in _variants(ref):
         if hit := _find_one(snap, variant, provider_id):

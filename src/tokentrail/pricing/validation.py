@@ -7,8 +7,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from numbers import Integral
 
+from tokentrail._modality import MODALITY_FIELDS, check_modality_consistency
 from tokentrail.errors import ValidationError
-from tokentrail.model import MODALITY_FIELDS, check_modality_consistency
 
 __all__ = [
     "check_at",

@@ -882,8 +882,9 @@ class Tracker:
                 f.setdefault("price_source", "reported")
         else:
             self._price(f, model, input_tokens, output_tokens, started_at)
-        return build_call(id=call_id, started_at=started_at, model=model, input_tokens=input_tokens,
-                          output_tokens=output_tokens, **f)  # fmt: skip
+        call: Call = build_call(id=call_id, started_at=started_at, model=model, input_tokens=input_tokens,
+                                output_tokens=output_tokens, **f)  # fmt: skip
+        return call
 
     def _hash_text(self, f: dict[str, Any]) -> None:
         prompt = f.get("prompt")
@@ -913,9 +914,10 @@ class Tracker:
         for name in MODALITY_FIELDS:  # audio, image, video: each at its own rate
             if f.get(name):
                 kwargs[name] = f[name]
-        for name in dict.fromkeys((f.get("response_model"), model)):
-            if not name:
+        for candidate in dict.fromkeys((f.get("response_model"), model)):
+            if not isinstance(candidate, str) or not candidate:
                 continue
+            name = candidate
             try:
                 cost = calculate_cost(name, input_tokens, output_tokens, **kwargs)
             except UnknownModelError:

@@ -219,6 +219,7 @@ class BudgetEngine:
         if spec.period == "session" and not scope.session:
             return False
         for dim, value in spec.scope:
+            actual: str | None
             if dim == "model":
                 actual = pending.model
             elif dim == "provider":

@@ -103,7 +103,7 @@ _COST_FIELDS = ("cost_usd", "input_cost_usd", "output_cost_usd", "cache_read_cos
 # UTC times from small lookup tables. A value of an unexpected type raises inside the fast path and the
 # batch is redone by `_encode_one`, whose text is the same for values of the right types.
 
-_CTX_FIELDS = (
+_CTX_FIELDS: tuple[str, ...] = (
     "model", "provider", "response_model", "operation", "finish_reason", "streamed", "tokens_estimated",
     "currency", "price_source", "agent", "project", "environment", "git_branch", "success", "error_type",
     "error_message", "retries",

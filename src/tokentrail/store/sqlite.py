@@ -137,7 +137,7 @@ _SUMS = (
     "estimated_calls", "unpriced_calls", "cost_micro", "cost_pico", "cost_text", "timed_calls", "duration_ms_sum",
     "timed_output_tokens", "ttft_calls", "ttft_ms_sum", "first_at", "last_at",
 )  # fmt: skip
-_RAW_SUMS = (
+_RAW_SUMS: tuple[str, ...] = (
     "count(*)", "sum(1 - s.success)", "sum(c.input_tokens)", "sum(c.output_tokens)", "sum(c.cache_read_tokens)",
     "sum(c.cache_write_tokens)", "sum(c.reasoning_tokens)", "sum(c.tokens_estimated)", "sum(c.cost IS NULL)",
     "ifnull(sum(CASE WHEN typeof(c.cost) = 'integer' THEN c.cost / 1000000 END), 0)",
@@ -158,7 +158,7 @@ def _sum_of(alias: str, name: str) -> str:
     return f"{'total' if name.endswith('_ms_sum') else 'sum'}({alias}.{name})"
 
 
-_ROLLUP_SUMS = tuple(_sum_of("r", n) for n in _SUMS)
+_ROLLUP_SUMS: tuple[str, ...] = tuple(_sum_of("r", n) for n in _SUMS)
 _MERGE = ", ".join(
     f"{n} = min({n}, excluded.{n})" if n == "first_at"
     else f"{n} = max({n}, excluded.{n})" if n == "last_at"
@@ -267,9 +267,9 @@ def _fold(conn: sqlite3.Connection, where: str, params: Sequence[Any], hours: _H
                 total.add_bins(delta)
             if old is not None:
                 total.add(*old)
-            packed = total.packed()
-            if packed is not None:
-                rows.append((*key, packed[0], zlib.compress(packed[1], 1)))
+            summed = total.packed()
+            if summed is not None:
+                rows.append((*key, summed[0], zlib.compress(summed[1], 1)))
         sql = f"INSERT OR REPLACE INTO hist_{level} (period, hid, metric, lo, counts) VALUES (?, ?, ?, ?, ?)"
         conn.executemany(sql, rows)
 
@@ -307,11 +307,12 @@ def rebuild_rollups(conn: sqlite3.Connection, days: Sequence[int] | None) -> Non
 
 
 _OUTAGE_CODES = frozenset((
-    sqlite3.SQLITE_PERM, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_READONLY,
-    sqlite3.SQLITE_INTERRUPT, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_FULL,
-    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_NOTADB,
+    3, 5, 6, 7, 8,  # SQLITE_PERM, SQLITE_BUSY, SQLITE_LOCKED, SQLITE_NOMEM, SQLITE_READONLY
+    9, 10, 11, 13,  # SQLITE_INTERRUPT, SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_FULL
+    14, 15, 26,  # SQLITE_CANTOPEN, SQLITE_PROTOCOL, SQLITE_NOTADB
 ))  # fmt: skip
-"""SQLite result codes about the file, the disk or the locks, not about the data being written."""
+"""SQLite result codes about the file, the disk or the locks, not about the data being written. Literal numbers
+(SQLite's stable C API values): Python 3.10's `sqlite3` module does not name them."""
 
 
 def _error_class(e: sqlite3.Error) -> type[StoreError]:
@@ -530,7 +531,8 @@ class SQLiteStore:
 
     def _rows(self, calls: Sequence[Call]) -> tuple[list[tuple[Any, ...]], _Hists]:
         """The table rows of `calls`, and their latency histograms per (hour, hid, metric) in case all are new."""
-        sids, hids, hists = self._sids, self._hids, {}
+        sids, hids = self._sids, self._hids
+        hists: _Hists = {}
         log, ceil, scale = math.log, math.ceil, BIN_SCALE
         rows = []
         for c in calls:

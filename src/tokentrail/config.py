@@ -67,6 +67,13 @@ def _parse_str(value: Any) -> str:
     return value
 
 
+def _parse_on_full(value: Any) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in ("drop", "block"):
+        raise ValueError("is not 'drop' or 'block'")
+    return text
+
+
 def _parse_tz(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -140,6 +147,9 @@ PARAMS: tuple[Param, ...] = (
           "Calls written per batch; a full batch is written at once."),
     Param("queue_size", "TOKENTRAIL_QUEUE_SIZE", _parse_positive(int, "a whole number of calls"), 100_000,
           "Most calls waiting to be written; past it calls are dropped, counted and reported."),
+    Param("on_full", "TOKENTRAIL_ON_FULL", _parse_on_full, "drop",
+          "When the queue is full: `drop` the call (counted, the app never waits) or `block` the caller until "
+          "the writer makes room (nothing dropped; bounds what `kill -9` can lose to `queue_size`)."),
     Param("display", "TOKENTRAIL_DISPLAY", _parse_bool, False, "Print a panel for every call."),
     Param("project", "TOKENTRAIL_PROJECT", _parse_str, None, "Project name (default: git repository or folder)."),
     Param("environment", "TOKENTRAIL_ENVIRONMENT", _parse_str, None, "Deployment environment label."),
@@ -161,6 +171,7 @@ class Settings:
     flush_interval: float
     batch_size: int
     queue_size: int
+    on_full: str
     display: bool
     project: str | None
     environment: str | None

@@ -18,6 +18,8 @@ import hashlib
 import logging
 import math
 import os
+import signal
+import sys
 import threading
 import time
 import weakref
@@ -247,6 +249,11 @@ class Tracker:
         self._store_lock = threading.Lock()
         self._queue: deque[_Item | Call | threading.Event] = deque()
         self._queue_size = self.settings.queue_size
+        self._block_when_full = self.settings.on_full == "block"
+        self._room = threading.Event()
+        """Set by the writer whenever it takes calls off the queue (record() waits on it when blocking)."""
+        self._ready = threading.Event()
+        """Set once the writer has done its lazy imports and opened the store (a fork waits for it)."""
         self._batch_size = self.settings.batch_size
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -313,7 +320,7 @@ class Tracker:
             self._record_displayed(item)
             return
         queue = self._queue
-        if len(queue) >= self._queue_size:
+        if len(queue) >= self._queue_size and not self._wait_for_room():
             self._drop()
             return
         queue.append(item)
@@ -329,7 +336,7 @@ class Tracker:
             ValidationError: the Call has an invalid field; nothing is queued.
         """
         validate_call(call)
-        if len(self._queue) >= self._queue_size:
+        if len(self._queue) >= self._queue_size and not self._wait_for_room():
             self._drop()
             return
         self._queue.append(call)
@@ -346,6 +353,28 @@ class Tracker:
             self._internal_error(exc)
             return
         self.record_call(call)
+
+    def _wait_for_room(self) -> bool:
+        """With `on_full="block"`, wait until the writer has made room; False means drop the call instead.
+
+        Never waits on the writer thread itself (a listener recording), nor for a writer that is not running.
+        """
+        if not self._block_when_full:
+            return False
+        if self._thread is None:
+            self._start()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return False
+        queue, room = self._queue, self._room
+        while True:
+            room.clear()
+            if len(queue) < self._queue_size:
+                return True
+            if self._closed or not thread.is_alive():
+                return False
+            self._wake.set()
+            room.wait(0.05)
 
     def _drop(self) -> None:
         self.health.dropped += 1
@@ -520,7 +549,9 @@ class Tracker:
                 return
             self._thread = threading.Thread(target=self._run, name="tokentrail-writer", daemon=True)
             self._thread.start()
+            atexit.unregister(self._at_exit)  # a forked child inherits its parent's registration
             atexit.register(self._at_exit)
+            _flush_at_worker_exit(self)
 
     def _at_exit(self) -> None:
         try:
@@ -538,8 +569,8 @@ class Tracker:
 
     def _run(self) -> None:
         interval = self.settings.flush_interval
-        if not self._budgets_ready:
-            self._ensure_budgets()
+        self._warm_up()
+        self._drain()  # what was recorded while the store opened goes out now, not a flush_interval later
         while not self._closed:
             self._wake.wait(interval)
             self._wake.clear()
@@ -548,15 +579,37 @@ class Tracker:
                 self._replay()
         self._drain()
 
+    def _warm_up(self) -> None:
+        """Do the writer's lazy imports and open the store, then let forks proceed (`_before_fork`).
+
+        A fork while this thread is half-way through importing genai-prices or a store driver would leave
+        the child with half-imported modules, or with an import lock no thread will ever release.
+        """
+        try:
+            from .pricing import calculate_cost, source
+
+            source.load()
+            calculate_cost("gpt-4o", 1, 1)  # resolves genai-prices' model index once
+        except Exception as exc:  # pricing broken: calls are still stored, unpriced
+            self._internal_error(exc)
+        try:
+            if not self._budgets_ready:
+                self._ensure_budgets()
+        finally:
+            self._ready.set()
+
     def _drain(self) -> None:
         queue = self._queue
         batch: list[Call] = []
         markers: list[threading.Event] = []
+        block, room = self._block_when_full, self._room
         while queue:
             try:
                 item = queue.popleft()
             except IndexError:  # pragma: no cover - raced with another drain
                 break
+            if block and len(batch) % 64 == 0:
+                room.set()
             if type(item) is tuple:
                 try:
                     batch.append(self._complete(item))
@@ -821,9 +874,14 @@ class Tracker:
             return
 
     def _after_fork(self) -> None:
-        # The parent's queue belongs to the parent (it will write it); the child starts empty.
+        # The parent's queue belongs to the parent (it will write it); the child starts empty, with
+        # fresh locks (a parent thread may have held one at the fork) and its own counts.
         self._queue = deque()
         self._wake = threading.Event()
+        self._room = threading.Event()
+        self._ready = threading.Event()
+        self.health = Health()
+        self._session = SessionStats()
         self._thread = None
         self._start_lock = threading.Lock()
         self._session_lock = threading.Lock()
@@ -832,12 +890,62 @@ class Tracker:
             self._store = None  # connections are not shared across processes
 
 
+_FORK_WAIT_S = 10.0
+
+
+def _before_fork() -> None:
+    """Let every writer finish starting up (imports, store open) before the process is copied."""
+    deadline = time.monotonic() + _FORK_WAIT_S
+    for tracker in list(_trackers):
+        thread = tracker._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            tracker._ready.wait(max(0.0, deadline - time.monotonic()))
+
+
 def _reset_after_fork() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
     for tracker in list(_trackers):
         tracker._after_fork()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+os.register_at_fork(before=_before_fork, after_in_child=_reset_after_fork)
+
+_worker_pid = 0
+
+
+def _flush_at_worker_exit(tracker: Tracker) -> None:
+    """In a multiprocessing worker, flush when the worker ends: it ends with `os._exit`, which skips atexit.
+
+    A worker that returns runs multiprocessing's finalizers; a worker stopped by `Pool.terminate()` (which
+    `with Pool()` does on exit) gets SIGTERM, so while SIGTERM has its default action a handler flushes
+    every tracker and then lets the signal end the process as before.
+    """
+    global _worker_pid
+    process = sys.modules.get("multiprocessing.process")
+    if process is None or process.parent_process() is None:  # type: ignore[attr-defined]
+        return
+    from multiprocessing import util
+
+    util.Finalize(None, tracker._at_exit, exitpriority=100)
+    if _worker_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
+        return
+    _worker_pid = os.getpid()
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _flush_then_terminate)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        pass
+
+
+def _flush_then_terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        for tracker in list(_trackers):
+            if tracker._thread is not None:
+                tracker._at_exit()
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # -- the module's default tracker ---------------------------------------------------------------

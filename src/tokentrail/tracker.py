@@ -590,6 +590,8 @@ class Tracker:
 
             source.load()
             calculate_cost("gpt-4o", 1, 1)  # resolves genai-prices' model index once
+        except UnknownModelError:  # a price table without it: the index is built all the same
+            pass
         except Exception as exc:  # pricing broken: calls are still stored, unpriced
             self._internal_error(exc)
         try:
@@ -890,7 +892,7 @@ class Tracker:
             self._store = None  # connections are not shared across processes
 
 
-_FORK_WAIT_S = 10.0
+_FORK_WAIT_S = 5.0
 
 
 def _before_fork() -> None:

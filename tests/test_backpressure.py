@@ -12,14 +12,18 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from tokentrail import ConfigError, Tracker
+from tokentrail import Call, ConfigError, Tracker
 from tokentrail.config import resolve
 from tokentrail.store import Filter, open_store
+from tokentrail.store.memory import MemoryStore
+from tokentrail.tracker import BLOCK_LIMIT_S
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -76,8 +80,6 @@ def test_drop_counts_every_call_it_drops(store_url: str) -> None:
 
 
 def test_block_waits_for_several_threads_without_losing_any(tmp_path: Path) -> None:
-    import threading
-
     url = f"sqlite:///{tmp_path / 'usage.db'}"
     with Tracker(url, queue_size=200, batch_size=100, on_full="block") as tracker:
         threads = [
@@ -91,6 +93,45 @@ def test_block_waits_for_several_threads_without_losing_any(tmp_path: Path) -> N
         assert tracker.flush(timeout=60)
         assert tracker.health.dropped == 0
     assert _stored_numbers(url) == sorted(k * 10_000 + i for k in range(4) for i in range(5_000))
+
+
+class HangingStore(MemoryStore):
+    """A store whose writes hang until released, like a server that accepts and never answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def write(self, calls: Sequence[Call]) -> int:
+        self.entered.set()
+        self.release.wait(60)
+        return super().write(calls)
+
+
+def test_block_stops_waiting_for_a_writer_that_hangs(caplog: pytest.LogCaptureFixture) -> None:
+    store = HangingStore()
+    tracker = Tracker(store, queue_size=10, batch_size=5, on_full="block")
+    try:
+        tracker.record("gpt-4o", 0, 1)
+        assert store.entered.wait(30)  # the writer is stuck writing call 0
+        started = time.monotonic()
+        for i in range(1, 31):
+            tracker.record("gpt-4o", i, 1)
+        waited = time.monotonic() - started
+        # Calls 1-10 fill the queue; call 11 waits BLOCK_LIMIT_S, then it and the rest are dropped at once.
+        assert BLOCK_LIMIT_S <= waited < BLOCK_LIMIT_S + 5
+        assert tracker.health.dropped == 20
+        assert "the writer has taken no call for 10 s" in caplog.text
+        store.release.set()
+        assert tracker.flush(timeout=30)
+        assert tracker.health.written + tracker.health.dropped == 31
+        assert sorted(c.input_tokens for c in store.calls(Filter())) == list(range(11))
+        tracker.record("gpt-4o", 99, 1)  # the writer moves again: blocking is back in force
+        assert tracker.flush(timeout=30) and tracker.health.written == 12
+    finally:
+        store.release.set()
+        tracker.close()
 
 
 def _child(args: list[str], script: str) -> subprocess.Popen[str]:

@@ -149,7 +149,8 @@ PARAMS: tuple[Param, ...] = (
           "Most calls waiting to be written; past it calls are dropped, counted and reported."),
     Param("on_full", "TOKENTRAIL_ON_FULL", _parse_on_full, "drop",
           "When the queue is full: `drop` the call (counted, the app never waits) or `block` the caller until "
-          "the writer makes room (nothing dropped; bounds what `kill -9` can lose to `queue_size`)."),
+          "the writer makes room (nothing dropped; `kill -9` then loses at most `queue_size` plus one batch; after "
+          "10 s without progress, e.g. a hanging store, calls are dropped again)."),
     Param("display", "TOKENTRAIL_DISPLAY", _parse_bool, False, "Print a panel for every call."),
     Param("project", "TOKENTRAIL_PROJECT", _parse_str, None, "Project name (default: git repository or folder)."),
     Param("environment", "TOKENTRAIL_ENVIRONMENT", _parse_str, None, "Deployment environment label."),

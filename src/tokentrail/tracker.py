@@ -50,6 +50,9 @@ __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "def
 
 log = logging.getLogger("tokentrail")
 
+BLOCK_LIMIT_S = 10.0
+"""With `on_full="block"`, the longest `record()` waits for a writer that takes no call off the queue."""
+
 _INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY = range(7)
 _FIELD_KINDS: dict[str, int] = {
     **dict.fromkeys(("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens",
@@ -252,6 +255,7 @@ class Tracker:
         self._block_when_full = self.settings.on_full == "block"
         self._room = threading.Event()
         """Set by the writer whenever it takes calls off the queue (record() waits on it when blocking)."""
+        self._stalled = False
         self._ready = threading.Event()
         """Set once the writer has done its lazy imports and opened the store (a fork waits for it)."""
         self._batch_size = self.settings.batch_size
@@ -357,9 +361,11 @@ class Tracker:
     def _wait_for_room(self) -> bool:
         """With `on_full="block"`, wait until the writer has made room; False means drop the call instead.
 
-        Never waits on the writer thread itself (a listener recording), nor for a writer that is not running.
+        Never waits on the writer thread itself (a listener recording), nor for a writer that is not running,
+        nor for one that has taken no call off the queue for `BLOCK_LIMIT_S` (a store that hangs): then calls
+        are dropped and counted, without waiting, until it takes calls again.
         """
-        if not self._block_when_full:
+        if not self._block_when_full or self._stalled:
             return False
         if self._thread is None:
             self._start()
@@ -367,11 +373,21 @@ class Tracker:
         if thread is None or thread is threading.current_thread():
             return False
         queue, room = self._queue, self._room
+        give_up = time.monotonic() + BLOCK_LIMIT_S
         while True:
             room.clear()
             if len(queue) < self._queue_size:
                 return True
             if self._closed or not thread.is_alive():
+                return False
+            if time.monotonic() >= give_up:
+                self._stalled = True
+                self._log_once(
+                    "stalled",
+                    "tokentrail: the writer has taken no call for %.0f s (is the store hanging?); "
+                    "dropping calls instead of blocking until it takes calls again",
+                    BLOCK_LIMIT_S,
+                )
                 return False
             self._wake.set()
             room.wait(0.05)
@@ -611,6 +627,7 @@ class Tracker:
             except IndexError:  # pragma: no cover - raced with another drain
                 break
             if block and len(batch) % 64 == 0:
+                self._stalled = False
                 room.set()
             if type(item) is tuple:
                 try:
@@ -882,6 +899,7 @@ class Tracker:
         self._wake = threading.Event()
         self._room = threading.Event()
         self._ready = threading.Event()
+        self._stalled = False
         self.health = Health()
         self._session = SessionStats()
         self._thread = None

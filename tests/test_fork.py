@@ -109,9 +109,15 @@ def task(i):
     for n in range(100):
         tokentrail.record("gpt-4o", 100 * i + n, 1, agent="worker")
     return 100
+
+
+def tasks(first):
+    for i in range(first, first + 10):
+        task(i)
 """
 
-# The parent records a few calls, then runs 40 tasks of 100 calls in 4 workers the way the mode says.
+# The parent records a few calls, then runs 40 tasks of 100 calls in 4 workers the way the mode says
+# (4 Process objects of 10 tasks each, or a Pool of 4 ended by `with` or by close() and join()).
 _MAIN = """
 import multiprocessing, os, sys
 url, method, mode = sys.argv[1:4]
@@ -124,7 +130,7 @@ if __name__ == "__main__":
         tokentrail.record("gpt-4o", n, 1, agent="parent")
     ctx = multiprocessing.get_context(method)
     if mode == "process":
-        processes = [ctx.Process(target=workers.task, args=(i,)) for i in range(40)]
+        processes = [ctx.Process(target=workers.tasks, args=(first,)) for first in range(0, 40, 10)]
         for p in processes:
             p.start()
         for p in processes:

@@ -50,6 +50,9 @@ __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "def
 
 log = logging.getLogger("tokentrail")
 
+EXIT_FLUSH_S = 10.0
+"""How long the writer is given at exit (and in a multiprocessing worker's end) to write what is queued."""
+
 BLOCK_LIMIT_S = 10.0
 """With `on_full="block"`, the longest `record()` waits for a writer that takes no call off the queue."""
 
@@ -256,8 +259,9 @@ class Tracker:
         self._room = threading.Event()
         """Set by the writer whenever it takes calls off the queue (record() waits on it when blocking)."""
         self._stalled = False
-        self._ready = threading.Event()
-        """Set once the writer has done its lazy imports and opened the store (a fork waits for it)."""
+        self._busy = threading.Lock()
+        """Held by the writer while it starts up (lazy imports, store open) and while it drains or replays:
+        a fork waits for it, so no child is copied with a half-done import or a store library's lock held."""
         self._batch_size = self.settings.batch_size
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -571,11 +575,23 @@ class Tracker:
 
     def _at_exit(self) -> None:
         try:
-            self.flush(timeout=10)
+            if not self.flush(timeout=EXIT_FLUSH_S):
+                self._report_unwritten_at_exit()
             self._final_replay()
             self._run_closers()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
+
+    def _report_unwritten_at_exit(self) -> None:
+        # The process ends without waiting longer (a hung store must not hold it forever): say what it takes.
+        waiting = sum(1 for item in list(self._queue) if not isinstance(item, threading.Event))
+        self.health.lost += waiting
+        log.warning(
+            "tokentrail: %d call(s) were still waiting to be written after %.0f s at exit (is the store slow "
+            "or hanging?); they are lost — call tokentrail.flush() before exiting to wait longer",
+            waiting,
+            EXIT_FLUSH_S,
+        )
 
     def _final_replay(self) -> None:
         # A short outage may be over by the time a script ends: try the spool once, whatever the backoff,
@@ -585,18 +601,21 @@ class Tracker:
 
     def _run(self) -> None:
         interval = self.settings.flush_interval
-        self._warm_up()
-        self._drain()  # what was recorded while the store opened goes out now, not a flush_interval later
+        with self._busy:
+            self._warm_up()
+            self._drain()  # what was recorded while the store opened goes out now, not a flush_interval later
         while not self._closed:
             self._wake.wait(interval)
             self._wake.clear()
+            with self._busy:
+                self._drain()
+                if self._spool is not None and self._spool.pending and time.monotonic() >= self._retry_at:
+                    self._replay()
+        with self._busy:
             self._drain()
-            if self._spool is not None and self._spool.pending and time.monotonic() >= self._retry_at:
-                self._replay()
-        self._drain()
 
     def _warm_up(self) -> None:
-        """Do the writer's lazy imports and open the store, then let forks proceed (`_before_fork`).
+        """Do the writer's lazy imports and open the store (under `_busy`, so a fork waits for them).
 
         A fork while this thread is half-way through importing genai-prices or a store driver would leave
         the child with half-imported modules, or with an import lock no thread will ever release.
@@ -610,11 +629,8 @@ class Tracker:
             pass
         except Exception as exc:  # pricing broken: calls are still stored, unpriced
             self._internal_error(exc)
-        try:
-            if not self._budgets_ready:
-                self._ensure_budgets()
-        finally:
-            self._ready.set()
+        if not self._budgets_ready:
+            self._ensure_budgets()
 
     def _drain(self) -> None:
         queue = self._queue
@@ -898,7 +914,7 @@ class Tracker:
         self._queue = deque()
         self._wake = threading.Event()
         self._room = threading.Event()
-        self._ready = threading.Event()
+        self._busy = threading.Lock()
         self._stalled = False
         self.health = Health()
         self._session = SessionStats()
@@ -907,29 +923,46 @@ class Tracker:
         self._session_lock = threading.Lock()
         self._store_lock = threading.Lock()
         if self._owns_store:
+            if self._store is not None:  # the parent's connection: never used, nor closed (a close could
+                _inherited_stores.append(self._store)  # checkpoint or unlink files the parent still uses)
             self._store = None  # connections are not shared across processes
 
 
 _FORK_WAIT_S = 5.0
 
 
+_held_at_fork: list[threading.Lock] = []
+_inherited_stores: list[Store] = []
+
+
 def _before_fork() -> None:
-    """Let every writer finish starting up (imports, store open) before the process is copied."""
+    """Let every writer finish what it is doing (start-up, a batch) and hold it still while the process is copied.
+
+    A writer that does not finish within `_FORK_WAIT_S` (a hanging store) is not waited for longer.
+    """
     deadline = time.monotonic() + _FORK_WAIT_S
     for tracker in list(_trackers):
         thread = tracker._thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            tracker._ready.wait(max(0.0, deadline - time.monotonic()))
+            busy = tracker._busy
+            if busy.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                _held_at_fork.append(busy)
+
+
+def _release_after_fork() -> None:
+    while _held_at_fork:
+        _held_at_fork.pop().release()
 
 
 def _reset_after_fork() -> None:
     global _default_lock
+    _held_at_fork.clear()
     _default_lock = threading.Lock()
     for tracker in list(_trackers):
         tracker._after_fork()
 
 
-os.register_at_fork(before=_before_fork, after_in_child=_reset_after_fork)
+os.register_at_fork(before=_before_fork, after_in_parent=_release_after_fork, after_in_child=_reset_after_fork)
 
 _worker_pid = 0
 

@@ -76,6 +76,13 @@ def _parse_str(value: Any) -> str:
     return value
 
 
+def _parse_on_full(value: Any) -> str:
+    text = str(value).strip().lower() if isinstance(value, str) else value
+    if text not in ("drop", "block"):
+        raise ValueError("is not 'drop' or 'block'")
+    return text
+
+
 def _parse_tz(value: Any) -> str:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -150,6 +157,10 @@ PARAMS: tuple[Param, ...] = (
           "Calls written per batch; a full batch is written at once."),
     Param("queue_size", "TOKENTRAIL_QUEUE_SIZE", _parse_positive(int, "a whole number of calls"), 100_000,
           "Most calls waiting to be written; past it calls are dropped, counted and reported."),
+    Param("on_full", "TOKENTRAIL_ON_FULL", _parse_on_full, "drop",
+          "When the queue is full: `drop` the call (counted, the app never waits) or `block` the caller until "
+          "the writer makes room (nothing dropped; `kill -9` then loses at most `queue_size` plus one batch; after "
+          "10 s without progress, e.g. a hanging store, calls are dropped again)."),
     Param("display", "TOKENTRAIL_DISPLAY", _parse_bool, False, "Print a panel for every call."),
     Param("project", "TOKENTRAIL_PROJECT", _parse_str, None, "Project name (default: git repository or folder)."),
     Param("environment", "TOKENTRAIL_ENVIRONMENT", _parse_str, None, "Deployment environment label."),
@@ -171,6 +182,7 @@ class Settings:
     flush_interval: float
     batch_size: int
     queue_size: int
+    on_full: str
     display: bool
     project: str | None
     environment: str | None

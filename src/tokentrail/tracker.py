@@ -17,6 +17,8 @@ import atexit
 import hashlib
 import logging
 import os
+import signal
+import sys
 import threading
 import time
 import weakref
@@ -50,6 +52,13 @@ from .store.base import MetaStore, Store, Totals
 __all__ = ["Health", "PendingCall", "SessionStats", "Tracker", "configure", "default_tracker"]
 
 log = logging.getLogger("tokentrail")
+
+EXIT_FLUSH_S = 15.0
+"""How long the writer is given at exit (and at a multiprocessing worker's end) to write what is queued: longer
+than a network store's timeout (5 s), so a hung server is given up on and the queue spooled before the end."""
+
+BLOCK_LIMIT_S = 10.0
+"""With `on_full="block"`, the longest `record()` waits for a writer that takes no call off the queue."""
 
 _INT, _NUM, _STR, _BOOL, _TIME, _LABELS, _MONEY, _NAME = range(8)
 _FIELD_KINDS: dict[str, int] = {
@@ -234,9 +243,6 @@ class PendingCall:
 
 
 _Item = tuple[str, int, int, dict[str, Any], Scope, int]
-_EXIT_FLUSH_S = 15.0
-"""How long the exit waits for the writer: longer than a network store's timeout (5 s), so a hung server
-is given up on and the queue spooled before the process ends."""
 _trackers: weakref.WeakSet[Tracker] = weakref.WeakSet()
 
 
@@ -265,6 +271,13 @@ class Tracker:
         self._store_lock = threading.Lock()
         self._queue: deque[_Item | Call | threading.Event] = deque()
         self._queue_size = self.settings.queue_size
+        self._block_when_full = self.settings.on_full == "block"
+        self._room = threading.Event()
+        """Set by the writer whenever it takes calls off the queue (record() waits on it when blocking)."""
+        self._stalled = False
+        self._busy = threading.Lock()
+        """Held by the writer while it starts up (lazy imports, store open) and while it drains or replays:
+        a fork waits for it, so no child is copied with a half-done import or a store library's lock held."""
         self._batch_size = self.settings.batch_size
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -339,7 +352,7 @@ class Tracker:
             self._record_displayed(item)
             return
         queue = self._queue
-        if len(queue) >= self._queue_size:
+        if len(queue) >= self._queue_size and not self._wait_for_room():
             self._drop()
             return
         queue.append(item)
@@ -355,7 +368,7 @@ class Tracker:
             ValidationError: the Call has an invalid field; nothing is queued.
         """
         validate_call(call)
-        if len(self._queue) >= self._queue_size:
+        if len(self._queue) >= self._queue_size and not self._wait_for_room():
             self._drop()
             return
         self._queue.append(call)
@@ -372,6 +385,40 @@ class Tracker:
             self._internal_error(exc)
             return
         self.record_call(call)
+
+    def _wait_for_room(self) -> bool:
+        """With `on_full="block"`, wait until the writer has made room; False means drop the call instead.
+
+        Never waits on the writer thread itself (a listener recording), nor for a writer that is not running,
+        nor for one that has taken no call off the queue for `BLOCK_LIMIT_S` (a store that hangs): then calls
+        are dropped and counted, without waiting, until it takes calls again.
+        """
+        if not self._block_when_full or self._stalled:
+            return False
+        if self._thread is None:
+            self._start()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return False
+        queue, room = self._queue, self._room
+        give_up = time.monotonic() + BLOCK_LIMIT_S
+        while True:
+            room.clear()
+            if len(queue) < self._queue_size:
+                return True
+            if self._closed or not thread.is_alive():
+                return False
+            if time.monotonic() >= give_up:
+                self._stalled = True
+                self._log_once(
+                    "stalled",
+                    "tokentrail: the writer has taken no call for %.0f s (is the store hanging?); "
+                    "dropping calls instead of blocking until it takes calls again",
+                    BLOCK_LIMIT_S,
+                )
+                return False
+            self._wake.set()
+            room.wait(0.05)
 
     def _drop(self) -> None:
         self.health.dropped += 1
@@ -581,15 +628,29 @@ class Tracker:
                 return
             self._thread = threading.Thread(target=self._run, name="tokentrail-writer", daemon=True)
             self._thread.start()
+            atexit.unregister(self._at_exit)  # a forked child inherits its parent's registration
             atexit.register(self._at_exit)
+            _flush_at_worker_exit(self)
 
     def _at_exit(self) -> None:
         try:
-            self.flush(timeout=_EXIT_FLUSH_S)
+            if not self.flush(timeout=EXIT_FLUSH_S):
+                self._report_unwritten_at_exit()
             self._final_replay()
             self._run_closers()
         except Exception as exc:  # pragma: no cover - interpreter shutdown
             self._internal_error(exc)
+
+    def _report_unwritten_at_exit(self) -> None:
+        # The process ends without waiting longer (a hung store must not hold it forever): say what it takes.
+        waiting = sum(1 for item in list(self._queue) if not isinstance(item, threading.Event))
+        self.health.lost += waiting
+        log.warning(
+            "tokentrail: %d call(s) were still waiting to be written after %.0f s at exit (is the store slow "
+            "or hanging?); they are lost — call tokentrail.flush() before exiting to wait longer",
+            waiting,
+            EXIT_FLUSH_S,
+        )
 
     def _final_replay(self) -> None:
         # A short outage may be over by the time a script ends: try the spool once, whatever the backoff,
@@ -600,25 +661,50 @@ class Tracker:
 
     def _run(self) -> None:
         interval = self.settings.flush_interval
-        if not self._budgets_ready:
-            self._ensure_budgets()
+        with self._busy:
+            self._warm_up()
+            self._drain()  # what was recorded while the store opened goes out now, not a flush_interval later
         while not self._closed:
             self._wake.wait(interval)
             self._wake.clear()
+            with self._busy:
+                self._drain()
+                if self._spool is not None and self._spool.pending and time.monotonic() >= self._retry_at:
+                    self._replay()
+        with self._busy:
             self._drain()
-            if self._spool is not None and self._spool.pending and time.monotonic() >= self._retry_at:
-                self._replay()
-        self._drain()
+
+    def _warm_up(self) -> None:
+        """Do the writer's lazy imports and open the store (under `_busy`, so a fork waits for them).
+
+        A fork while this thread is half-way through importing genai-prices or a store driver would leave
+        the child with half-imported modules, or with an import lock no thread will ever release.
+        """
+        try:
+            from .pricing import calculate_cost, source
+
+            source.load()
+            calculate_cost("gpt-4o", 1, 1)  # resolves genai-prices' model index once
+        except UnknownModelError:  # a price table without it: the index is built all the same
+            pass
+        except Exception as exc:  # pricing broken: calls are still stored, unpriced
+            self._internal_error(exc)
+        if not self._budgets_ready:
+            self._ensure_budgets()
 
     def _drain(self) -> None:
         queue = self._queue
         batch: list[Call] = []
         markers: list[threading.Event] = []
+        block, room = self._block_when_full, self._room
         while queue:
             try:
                 item = queue.popleft()
             except IndexError:  # pragma: no cover - raced with another drain
                 break
+            if block and len(batch) % 64 == 0:
+                self._stalled = False
+                room.set()
             if type(item) is tuple:
                 try:
                     batch.append(self._complete(item))
@@ -934,24 +1020,97 @@ class Tracker:
             return
 
     def _after_fork(self) -> None:
-        # The parent's queue belongs to the parent (it will write it); the child starts empty.
+        # The parent's queue belongs to the parent (it will write it); the child starts empty, with
+        # fresh locks (a parent thread may have held one at the fork) and its own counts.
         self._queue = deque()
         self._wake = threading.Event()
+        self._room = threading.Event()
+        self._busy = threading.Lock()
+        self._stalled = False
+        self.health = Health()
+        self._session = SessionStats()
         self._thread = None
         self._start_lock = threading.Lock()
         self._session_lock = threading.Lock()
         self._store_lock = threading.Lock()
         self._open_failure = None
         if self._owns_store:
+            if self._store is not None:  # the parent's connection: never used, nor closed (a close could
+                _inherited_stores.append(self._store)  # checkpoint or unlink files the parent still uses)
             self._store = None  # connections are not shared across processes
 
 
+_FORK_WAIT_S = 5.0
+
+
+_held_at_fork: list[threading.Lock] = []
+_inherited_stores: list[Store] = []
+
+
+def _before_fork() -> None:
+    """Let every writer finish what it is doing (start-up, a batch) and hold it still while the process is copied.
+
+    A writer that does not finish within `_FORK_WAIT_S` (a hanging store) is not waited for longer.
+    """
+    deadline = time.monotonic() + _FORK_WAIT_S
+    for tracker in list(_trackers):
+        thread = tracker._thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            busy = tracker._busy
+            if busy.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                _held_at_fork.append(busy)
+
+
+def _release_after_fork() -> None:
+    while _held_at_fork:
+        _held_at_fork.pop().release()
+
+
 def _reset_after_fork() -> None:
+    global _default_lock
+    _held_at_fork.clear()
+    _default_lock = threading.Lock()
     for tracker in list(_trackers):
         tracker._after_fork()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+os.register_at_fork(before=_before_fork, after_in_parent=_release_after_fork, after_in_child=_reset_after_fork)
+
+_worker_pid = 0
+
+
+def _flush_at_worker_exit(tracker: Tracker) -> None:
+    """In a multiprocessing worker, flush when the worker ends: it ends with `os._exit`, which skips atexit.
+
+    A worker that returns runs multiprocessing's finalizers; a worker stopped by `Pool.terminate()` (which
+    `with Pool()` does on exit) gets SIGTERM, so while SIGTERM has its default action a handler flushes
+    every tracker and then lets the signal end the process as before.
+    """
+    global _worker_pid
+    process = sys.modules.get("multiprocessing.process")
+    if process is None or process.parent_process() is None:
+        return
+    from multiprocessing import util
+
+    util.Finalize(None, tracker._at_exit, exitpriority=100)
+    if _worker_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
+        return
+    _worker_pid = os.getpid()
+    try:
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _flush_then_terminate)
+    except (ValueError, OSError):  # pragma: no cover - no signals here
+        pass
+
+
+def _flush_then_terminate(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        for tracker in list(_trackers):
+            if tracker._thread is not None:
+                tracker._at_exit()
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # -- the module's default tracker ---------------------------------------------------------------

@@ -8,6 +8,7 @@ dropped when overrides change or genai-prices gets newer data; readers never tak
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,14 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _ONE_US = timedelta(microseconds=1)
 
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:  # a thread of the parent may have held it when the process forked
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _entries: dict[tuple[Any, Any], Entry] = {}
 _generation = 0
 _marker: Any = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -59,6 +60,14 @@ class Override:
 
 
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:  # a thread of the parent may have held it when the process forked
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _overrides: dict[tuple[str, str | None], Override] = {}  # replaced, never mutated, so readers need no lock
 _listeners: list[Callable[[], None]] = []
 

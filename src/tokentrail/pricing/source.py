@@ -11,6 +11,7 @@ and finally all of that again without a `-latest` or date suffix.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -25,6 +26,14 @@ if TYPE_CHECKING:  # genai-prices is imported on first use (~150 ms), never at i
 __all__ = ["canonical_provider", "find_model", "load", "price_source", "snapshot", "split_prefix"]
 
 _lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:  # a thread of the parent may have held it when the process forked
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
 _genai: Any = None
 _ids: tuple[DataSnapshot, dict[str, list[_Hit]]] | None = None
 

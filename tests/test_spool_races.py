@@ -333,3 +333,4 @@ def test_a_spool_file_that_cannot_be_read_does_not_make_a_healthy_store_look_dow
     calls = stored_calls(url)
     assert sum(c.agent == "app" for c in calls) == 10
     assert {c.id for c in calls if c.agent == "dead"} == set(dead_ids)  # the readable dead file was replayed
+    assert waiting() == 0  # what `doctor` shows counts what waits, and is not stopped by what cannot be read

@@ -8,6 +8,11 @@ started again duplicates nothing.
 Each process appends to its own file (`<store-key>-<pid>.jsonl` under `TOKENTRAIL_HOME/spool/`), under
 an exclusive `flock` while appending or replaying, so files never interleave; a process also replays
 the files of processes that have ended. A line is one call, `Call.to_dict()` as JSON.
+
+Races, settled by that lock: a replay removes a file while holding it, and an append that waited for it
+opens the path again until it holds the file the path names, so no call is appended to a removed file; a
+file another process replayed and removed first is theirs, skipped, never an error. An append cut short
+(a full disk) cuts the file back to whole lines and raises, so its calls are counted lost, not spooled.
 """
 
 from __future__ import annotations
@@ -77,6 +82,8 @@ def spool_status(folder: Path) -> SpoolStatus:
                     n = sum(1 for line in fh if line.strip())
                     size += os.fstat(fh.fileno()).st_size
             except FileNotFoundError:  # replayed and removed just now
+                continue
+            except OSError:  # not a readable file: the replay names it, this only counts what waits
                 continue
             files += 1
             calls += n

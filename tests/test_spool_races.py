@@ -334,3 +334,53 @@ def test_a_spool_file_that_cannot_be_read_does_not_make_a_healthy_store_look_dow
     assert sum(c.agent == "app" for c in calls) == 10
     assert {c.id for c in calls if c.agent == "dead"} == set(dead_ids)  # the readable dead file was replayed
     assert waiting() == 0  # what `doctor` shows counts what waits, and is not stopped by what cannot be read
+
+
+class SlowFailingStore(MemoryStore):
+    """A store that takes half a second to fail each write (an outage met mid-replay)."""
+
+    def __init__(self) -> None:
+        super().__init__("sqlite:///slow.db")
+        self.writing = threading.Event()
+
+    def write(self, calls: Sequence[Call]) -> int:
+        self.writing.set()
+        time.sleep(0.5)
+        raise ConnectionError("server closed the connection unexpectedly")
+
+
+def test_a_fork_during_a_replay_leaves_no_lock_in_the_child(tmp_path: Path) -> None:
+    import signal
+    import warnings
+
+    now = datetime.now(timezone.utc)
+    spool = Spool(default_home() / "spool", "sqlite:///slow.db")
+    spool.append([Call(id=new_call_id(), started_at=now, model="gpt-4o", input_tokens=1)])
+    store = SlowFailingStore()
+
+    def replay() -> None:
+        with pytest.raises(ConnectionError):
+            spool.replay(store.write)
+
+    replayer = threading.Thread(target=replay)
+    replayer.start()
+    assert store.writing.wait(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads: what gunicorn and Celery do
+        pid = os.fork()
+    if pid == 0:  # the child lives on (a worker) and never touches the spool
+        time.sleep(30)
+        os._exit(0)
+    try:
+        replayer.join()
+        appender = threading.Thread(
+            target=spool.append, args=([Call(id=new_call_id(), started_at=now, model="gpt-4o", input_tokens=2)],)
+        )
+        appender.start()
+        appender.join(timeout=5)
+        assert not appender.is_alive(), "the parent's append waits for a lock its forked child holds"
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        appender.join()
+    assert waiting() == 2

@@ -34,6 +34,22 @@ __all__ = ["Spool", "SpoolStatus", "spool_status"]
 
 _CHUNK = 1000
 log = logging.getLogger("tokentrail")
+_held: set[int] = set()
+"""Descriptors of spool files this process holds an flock on (appending or replaying) right now."""
+
+
+def _close_held_in_child() -> None:
+    # A fork copies the descriptor, and with it the parent's flock: the child, which never closes it, would
+    # hold the lock for its whole life and every later append of the parent would wait for it.
+    for fd in list(_held):
+        try:
+            os.close(fd)
+        except OSError:  # pragma: no cover - already closed
+            pass
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_held_in_child)
 
 
 def _store_key(url: str) -> str:
@@ -109,7 +125,13 @@ class Spool:
         self._key = _store_key(store_url)
         self._pid = os.getpid()
         self._lock = threading.Lock()  # `pending` is set by appends and recomputed by replays, from any thread
+        self._lock_pid = self._pid
         self.pending = any(self._files())
+
+    def _pending_lock(self) -> threading.Lock:
+        if self._lock_pid != os.getpid():  # forked, maybe while a parent's thread held it: the child's own
+            self._lock, self._lock_pid = threading.Lock(), os.getpid()
+        return self._lock
 
     @property
     def path(self) -> Path:
@@ -157,8 +179,9 @@ class Spool:
                 os.ftruncate(fd, size)  # whole lines only: the calls cut short are the caller's to count lost
                 raise
         finally:
+            _held.discard(fd)
             os.close(fd)
-        with self._lock:
+        with self._pending_lock():
             self.pending = True
 
     def _open_locked(self) -> int:
@@ -171,13 +194,16 @@ class Spool:
         while True:
             path = self.path
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            _held.add(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 if _same_file(fd, path):
                     return fd
             except BaseException:
+                _held.discard(fd)
                 os.close(fd)
                 raise
+            _held.discard(fd)
             os.close(fd)
 
     def set_aside(self, calls: Sequence[Call]) -> Path:
@@ -219,6 +245,7 @@ class Spool:
                 fd = os.open(path, os.O_RDWR)
             except FileNotFoundError:  # another process replayed and removed it: theirs, not an error
                 continue
+            _held.add(fd)
             try:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -229,8 +256,9 @@ class Spool:
                 written += self._replay_file(path, fd, write, on_corrupt)
                 path.unlink()  # under the lock: an append waiting for it opens a new file
             finally:
+                _held.discard(fd)
                 os.close(fd)
-        with self._lock:
+        with self._pending_lock():
             self.pending = any(self._files())
         return written
 
@@ -242,7 +270,7 @@ class Spool:
         on_corrupt: Callable[[str, BaseException], None] | None,
     ) -> int:
         written = 0
-        with os.fdopen(os.dup(fd), "rb") as fh:
+        with os.fdopen(fd, "rb", closefd=False) as fh:  # one descriptor: a fork closes it (_held)
             chunk: list[Call] = []
             for lineno, line in enumerate(fh, 1):
                 if not line.strip():

@@ -847,7 +847,10 @@ class Tracker:
         assert self._spool is not None
         health = self.health
 
+        store_failed = False
+
         def write(chunk: Sequence[Call]) -> int:
+            nonlocal store_failed
             if self._refused_ids:
                 chunk = [c for c in chunk if c.id not in self._refused_ids]
             try:
@@ -855,6 +858,10 @@ class Tracker:
             except _PartialWrite as exc:
                 health.replayed += exc.written
                 health.written += exc.written
+                store_failed = True
+                raise
+            except BaseException:
+                store_failed = True
                 raise
             health.replayed += written
             health.written += written
@@ -863,6 +870,16 @@ class Tracker:
         started = time.monotonic()
         try:
             self._spool.replay(write, on_corrupt=self._corrupt_spool_line)
+        except OSError as exc:
+            if store_failed:
+                self._slow_failure = time.monotonic() - started > 1.0
+                self._on_write_failure(exc, kept=True)
+                return False
+            # The spool file, not the store, failed (unreadable, a disk error): that file stays for a later
+            # replay, and the store, which is not known to be down, keeps taking new calls.
+            self._log_once(f"spool:{type(exc).__name__}", "tokentrail: could not replay the local spool (%s); its "
+                           "calls stay there for a later replay (tokentrail doctor --replay)", exc)  # fmt: skip
+            return True
         except Exception as exc:
             self._slow_failure = time.monotonic() - started > 1.0
             self._on_write_failure(exc.cause if isinstance(exc, _PartialWrite) else exc, kept=True)

@@ -249,3 +249,16 @@ def test_explicit_started_at_and_id_are_kept(tracker: Tracker) -> None:
     [call] = stored(tracker)
     assert call.started_at == when and call.started_at.tzinfo is timezone.utc
     assert call.id == "my-id"
+
+
+def test_a_response_model_no_price_table_can_hold_leaves_the_call_unpriced_not_an_internal_error() -> None:
+    # Hypothesis found it: response_model="\x1e" is accepted text, but whitespace to the price lookup, which
+    # refuses it by name; the call is stored unpriced (priced by `model` when that has a price), never lost.
+    with Tracker("memory://") as t:
+        t.record("gpt-4o", 1000, 100, response_model="\x1e")
+        t.record("no-such-model", 1000, 100, response_model=" ")
+        assert t.flush()
+        priced, unpriced = sorted(t.store.calls(Filter()), key=lambda c: c.model)
+    assert (priced.model, priced.response_model, priced.cost_usd) == ("gpt-4o", "\x1e", Decimal("0.0035"))
+    assert (unpriced.response_model, unpriced.cost_usd) == (" ", None)
+    assert t.health.internal_errors == 0

@@ -1022,7 +1022,7 @@ class Tracker:
             name = candidate
             try:
                 cost = calculate_cost(name, input_tokens, output_tokens, **kwargs)
-            except UnknownModelError:
+            except (UnknownModelError, ValidationError):  # no price, or a name no price table holds (" ")
                 continue
             except Exception as exc:  # a pricing bug must not lose the record: keep it, unpriced
                 self._internal_error(exc)
@@ -1091,6 +1091,7 @@ def _reset_after_fork() -> None:
 
 
 os.register_at_fork(before=_before_fork, after_in_parent=_release_after_fork, after_in_child=_reset_after_fork)
+
 
 def _flush_at_worker_exit(tracker: Tracker) -> None:
     """In a multiprocessing worker, flush when the worker ends: it ends with `os._exit`, which skips atexit.

@@ -8,6 +8,7 @@ records under its own fresh `project`, and reads back only that project, so exam
 from __future__ import annotations
 
 import math
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -22,8 +23,12 @@ from tokentrail import Call, Tracker, ValidationError
 from tokentrail.analysis import breakdown, summary
 from tokentrail.store import Filter, Store, open_store
 
+# 25 examples per test in the suite; `TOKENTRAIL_TEST_EXAMPLES=10000 pytest tests/test_properties.py` is the
+# thorough run (issue 12: 10,000 examples per store find nothing), done by hand, too long for every CI run.
 PROFILE = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=int(os.environ.get("TOKENTRAIL_TEST_EXAMPLES") or 25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 # -- strategies -----------------------------------------------------------------------------------------

@@ -21,10 +21,12 @@ from tokentrail.store.base import Filter
 from tokentrail.store.drops import DROPS_NS, read_drops
 
 QUEUE = 10
+N = 2000  # recorded as fast as a loop can: far past a 10-call queue, so some calls always drop
 
 
 def _filling_tracker(store: str | Store) -> Tracker:
-    # The writer wakes for a full batch (never, at 1,000) or every minute: the queue holds QUEUE calls, the rest drop.
+    # The queue holds QUEUE calls; the writer takes some off as soon as the store is open, so how many drop
+    # depends on timing: the tests assert the accounting (recorded = written + dropped), not a fixed split.
     return Tracker(store, queue_size=QUEUE, batch_size=1000, flush_interval=60, display=False)
 
 
@@ -49,54 +51,57 @@ def test_dropped_calls_are_counted_in_the_store_across_processes_and_restarts(st
     before = datetime.now(timezone.utc)
     shared = open_store(store_url) if store_url == "memory://" else None  # memory: one process, one store object
     tracker = _filling_tracker(shared or store_url)
-    _record_past_the_queue(tracker, 25)
-    assert tracker.health.dropped == 15
+    _record_past_the_queue(tracker, N)
     assert tracker.flush()
     # recorded = stored + spooled + counted lost (dropped)
     h = tracker.health
-    assert (h.written, h.spooled, h.lost, h.dropped) == (10, 0, 0, 15)
+    d1, w1 = h.dropped, h.written
+    assert d1 > 0 and (h.spooled, h.lost) == (0, 0) and w1 + d1 == N
     drops = read_drops(tracker.store)
-    assert drops.calls == 15 and drops.trackers == 1
+    assert drops.calls == d1 and drops.trackers == 1
     assert drops.since is not None and before <= drops.since <= drops.last <= datetime.now(timezone.utc)
     tracker.close()
 
     if shared is not None:  # a restart: a new tracker on the same store adds its own count
         again = _filling_tracker(shared)
-        _record_past_the_queue(again, 17)
+        _record_past_the_queue(again, N)
         again.close()
-        assert read_drops(shared).calls == 22 and read_drops(shared).trackers == 2
-        assert len(list(shared.calls(Filter()))) == 20
+        d2, w2 = again.health.dropped, again.health.written
+        assert d2 > 0 and w2 + d2 == N
+        assert read_drops(shared).calls == d1 + d2 and read_drops(shared).trackers == 2
+        assert len(list(shared.calls(Filter()))) == w1 + w2
         shared.close()
         return
 
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_another_process, args=(store_url, 17, out))
+    proc = ctx.Process(target=_another_process, args=(store_url, N, out))
     proc.start()
-    dropped, written = out.get(timeout=120)
+    d2, w2 = out.get(timeout=120)
     proc.join(60)
-    assert proc.exitcode == 0 and (dropped, written) == (7, 10)
+    assert proc.exitcode == 0 and d2 > 0 and d2 + w2 == N
+    total = d1 + d2
 
     store = open_store(store_url)
     try:
-        assert len(list(store.calls(Filter()))) == 20  # 42 recorded = 20 stored + 22 dropped
-        assert read_drops(store).calls == 22 and read_drops(store).trackers == 2
+        assert len(list(store.calls(Filter()))) == w1 + w2  # 2 N recorded = stored + dropped
+        assert read_drops(store).calls == total and read_drops(store).trackers == 2
     finally:
         store.close()
 
     result = cli("doctor", "--store", store_url, "--format", "json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)["dropped"]
-    assert report["calls"] == 22 and report["trackers"] == 2
+    assert report["calls"] == total and report["trackers"] == 2
     assert datetime.fromisoformat(report["since"]) == drops.since
     text = cli("doctor", "--store", store_url)
-    assert f"22 calls dropped (queue full) since {drops.since:%Y-%m-%d %H:%M} UTC" in text.stdout
+    assert f"{total:,} calls dropped (queue full) since {drops.since:%Y-%m-%d %H:%M} UTC" in text.stdout
     assert "TOKENTRAIL_QUEUE_SIZE" in text.stdout
 
     stats = cli("stats", "all", "--store", store_url, "--format", "json")
     assert stats.exit_code == 0, stats.output
-    assert json.loads(stats.stdout)["dropped"]["calls"] == 22
-    assert "22 calls dropped (queue full)" in cli("stats", "all", "--store", store_url).stdout
+    assert json.loads(stats.stdout)["dropped"]["calls"] == total
+    assert f"{total:,} calls dropped (queue full)" in cli("stats", "all", "--store", store_url).stdout
 
 
 def test_no_drops_says_none(store_url: str) -> None:
@@ -138,14 +143,15 @@ def watched() -> Iterator[_WatchedStore]:
 
 def test_the_count_is_saved_by_the_writer_never_by_the_caller(watched: _WatchedStore) -> None:
     tracker = _filling_tracker(watched)  # type: ignore[arg-type]  # a Store by its methods
-    _record_past_the_queue(tracker, 30)
-    assert watched.saved_on == []  # recording (and dropping) never touches the store
+    _record_past_the_queue(tracker, N)
     assert tracker.flush()
-    assert watched.saved_on == ["tokentrail-writer"]
+    saves = len(watched.saved_on)
+    assert saves >= 1 and set(watched.saved_on) == {"tokentrail-writer"}  # never the caller's thread
     assert tracker.flush()  # nothing new dropped: nothing saved again
-    assert watched.saved_on == ["tokentrail-writer"]
+    assert len(watched.saved_on) == saves
     tracker.close()
-    assert read_drops(watched).calls == 20  # type: ignore[arg-type]
+    assert tracker.health.dropped > 0
+    assert read_drops(watched).calls == tracker.health.dropped  # type: ignore[arg-type]
 
 
 class _FailingMeta(_WatchedStore):
@@ -163,13 +169,14 @@ def test_a_count_the_store_could_not_take_is_saved_once_it_answers(caplog: pytes
     store = _FailingMeta()
     try:
         tracker = _filling_tracker(store)  # type: ignore[arg-type]  # a Store by its methods
-        _record_past_the_queue(tracker, 25)
+        _record_past_the_queue(tracker, N)
         assert tracker.flush()  # the count cannot be saved: logged, kept, tried again
-        assert read_drops(store).calls == 0  # type: ignore[arg-type]
-        assert any("could not save the count of dropped calls (15)" in r.getMessage() for r in caplog.records)
+        dropped = tracker.health.dropped
+        assert dropped > 0 and read_drops(store).calls == 0  # type: ignore[arg-type]
+        assert any("could not save the count of dropped calls" in r.getMessage() for r in caplog.records)
         store.down = False
         assert tracker.flush()
-        assert read_drops(store).calls == 15  # type: ignore[arg-type]
+        assert read_drops(store).calls == dropped  # type: ignore[arg-type]
         tracker.close()
     finally:
         store._inner.close()

@@ -272,6 +272,7 @@ class Tracker:
         self._queue_size = self.settings.queue_size
         self._block_when_full = self.settings.on_full == "block"
         self._room = threading.Event()
+        self._taken = 0
         """Set by the writer whenever it takes calls off the queue (record() waits on it when blocking)."""
         self._stalled = False
         self._busy = threading.Lock()
@@ -401,13 +402,17 @@ class Tracker:
             return False
         queue, room = self._queue, self._room
         give_up = time.monotonic() + BLOCK_LIMIT_S
+        seen = self._taken
         while True:
             room.clear()
             if len(queue) < self._queue_size:
                 return True
             if self._closed or not thread.is_alive():
                 return False
-            if time.monotonic() >= give_up:
+            if self._taken != seen:  # the writer moves, other callers took the room: not a stall, wait on
+                seen = self._taken
+                give_up = time.monotonic() + BLOCK_LIMIT_S
+            elif time.monotonic() >= give_up:
                 self._stalled = True
                 self._log_once(
                     "stalled",
@@ -703,6 +708,7 @@ class Tracker:
                 break
             if block and len(batch) % 64 == 0:
                 self._stalled = False
+                self._taken += 1  # progress, for callers waiting for room (never a stall while this moves)
                 room.set()
             if type(item) is tuple:
                 try:
@@ -1041,6 +1047,7 @@ class Tracker:
         self._queue = deque()
         self._wake = threading.Event()
         self._room = threading.Event()
+        self._taken = 0
         self._busy = threading.Lock()
         self._stalled = False
         self.health = Health()

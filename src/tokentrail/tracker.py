@@ -397,7 +397,8 @@ class Tracker:
             return False
         if self._thread is None:
             self._start()
-        thread = self._thread
+        with self._start_lock:  # another caller may be starting the writer: wait until it runs, not drop
+            thread = self._thread
         if thread is None or thread is threading.current_thread():
             return False
         queue, room = self._queue, self._room

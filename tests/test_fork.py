@@ -62,8 +62,9 @@ for k, delay in enumerate((0, 0.001, 0.005, 0.02, 0.06, 0.2)):
             tracker.record("gpt-4o", 100 * k + i, 1, agent=f"child-{k}")
         flushed = tracker.flush(timeout=20)
         h = tracker.health
-        print(json.dumps({"child": k, "flushed": flushed, "written": h.written, "spooled": h.spooled,
-                          "lost": h.lost, "dropped": h.dropped, "internal_errors": h.internal_errors}), flush=True)
+        line = json.dumps({"child": k, "flushed": flushed, "written": h.written, "spooled": h.spooled,
+                           "lost": h.lost, "dropped": h.dropped, "internal_errors": h.internal_errors})
+        os.write(1, (line + "\\n").encode())  # one write under PIPE_BUF: children's lines never interleave
         os._exit(0)
     children[pid] = k
 deadline = time.monotonic() + 30
